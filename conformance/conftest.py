@@ -1,0 +1,61 @@
+"""Fixtures of the conformance suite: the target under test, read-back expectations, measured values."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.contract.profile import Profile
+from conformance.plugin.readback_items import Ingestion
+from conformance.plugin.session import Run, get_run
+from conformance.plugin.verdicts import marked_clauses
+from conformance.contract.catalog import clause
+from conformance.transport.client import Transport
+
+
+@pytest.fixture
+def run(request: pytest.FixtureRequest) -> Run:
+    return get_run(request.config)
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, run: Run) -> Transport:
+    """The target under test (parametrized by the plugin over the run's targets of a fitting version)."""
+    return run.transports[request.param]
+
+
+@pytest.fixture
+def pair(request: pytest.FixtureRequest, run: Run) -> tuple[Transport, Transport]:
+    """The (legacy, v2) targets of a cutover comparison."""
+    legacy, v2 = request.param
+    return run.transports[legacy], run.transports[v2]
+
+
+@pytest.fixture
+def profile(run: Run) -> Profile:
+    return run.settings.profile
+
+
+class Info:
+    """Records a measured value for a clause (INFO clauses report it; others show it as detail)."""
+
+    def __init__(self, run: Run, nodeid: str) -> None:
+        self.run = run
+        self.nodeid = nodeid
+
+    def record(self, clause_id: str, text: str) -> None:
+        self.run.record_info(self.nodeid, clause_id, text)
+
+
+@pytest.fixture
+def info(request: pytest.FixtureRequest, run: Run) -> Info:
+    return Info(run, request.node.nodeid)
+
+
+@pytest.fixture
+def ingestion(request: pytest.FixtureRequest, run: Run, target: Transport) -> Ingestion:
+    """Register read-back expectations; a test whose clauses are all read-back-only skips without read-back."""
+    if target.spec.readback is None:
+        clauses = marked_clauses(request.node)
+        if clauses and all(clause(c).readback_only for c in clauses):
+            pytest.skip(f"needs read-back, and target {target.spec.name} has none (--readback)")
+    return Ingestion(run, request.node.nodeid, target)

@@ -1,0 +1,304 @@
+"""The contract model: what a conformant target may answer to a request, and whether it must ingest it.
+
+Pure and I/O-free. It knows nothing of the reference target (which implements the API on its own, so one
+misreading cannot hide in both). Every outcome names the clause IDs that decide it.
+
+Sources: [L] the legacy Postback doc; [V2] the Postback v2 quickstart; REQUIREMENTS.md for the clause IDs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from conformance.contract.catalog import Level, Version, clause
+from conformance.contract.profile import Profile
+
+# [V2] "Payload limits": the request body is capped at 1,048,064 bytes.
+V2_BODY_CAP = 1_048_064
+# [L], [V2] Parameters: "only alphabets/numbers or _ are allowed" (ASCII only, matched in full).
+_NAME = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
+# A well-formed TD write key: account ID, "/", 40 hex digits.
+WELL_FORMED_KEY = re.compile(r"[0-9]+/[0-9a-fA-F]{40}", re.ASCII)
+# [L] Response; [V2] differences table: the statuses each version documents for the POST.
+DOCUMENTED_STATUSES: dict[str, frozenset[int]] = {
+    "legacy": frozenset({200, 400, 403}),
+    "v2": frozenset({200, 400, 403, 413}),
+}
+# Statuses that a clause explicitly allows on top (AUTH-08/09: 401; NAME-03: 404; BODY-07: 415; RESP-03: 405).
+CLAUSE_ALLOWED_STATUSES = frozenset({401, 404, 405, 415})
+AUTH_REJECTION_STATUSES = frozenset({200, 400, 401, 403})
+
+
+class Cred(str, Enum):
+    """The validity of one credential the suite sends (never the key itself: that stays secret)."""
+
+    VALID = "valid"
+    UNKNOWN = "unknown"  # well-formed, not a key of the target's account
+    MALFORMED = "malformed"
+    EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An Authorization header: a scheme and, unless the value is the bare scheme, a key."""
+
+    scheme: str = "TD1"
+    key: Cred | None = Cred.VALID
+
+    @property
+    def is_td1_credential(self) -> bool:
+        # RFC 9110 section 11.1: auth scheme names are case-insensitive (AUTH-10).
+        return self.scheme.lower() == "td1" and self.key is not None
+
+
+class Body(str, Enum):
+    OBJECT = "object"  # a JSON object
+    NON_OBJECT = "non-object"  # valid JSON, not an object (BODY-04)
+    INVALID_JSON = "invalid-json"  # syntax error, truncation, trailing data, NaN (BODY-03)
+    INVALID_UTF8 = "invalid-utf8"  # BODY-03
+    EMPTY = "empty"  # BODY-05
+    STRESS = "stress"  # a valid object a target may refuse (deep nesting, huge numbers): BODY-08
+
+
+class PathShape(str, Enum):
+    OK = "ok"
+    EMPTY_SEGMENT = "empty-segment"
+    EXTRA_SEGMENT = "extra-segment"
+
+
+class Ingest(str, Enum):
+    MUST = "must"
+    MUST_NOT = "must-not"
+    MAY = "may"
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """An abstract request: where credentials sit and how valid they are, the names, the body."""
+
+    version: Version
+    method: str = "POST"
+    header_key: Cred | None = Cred.VALID  # X-TD-Write-Key, in any letter case (AUTH-02)
+    query_key: Cred | None = None  # ?td_write_key=
+    authorization: Authorization | None = None
+    database: str = "conformance"
+    table: str = "probe"
+    path: PathShape = PathShape.OK
+    content_type: str | None = "application/json"
+    body: Body = Body.OBJECT
+    body_bytes: int = 64
+    chunked: bool = False
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a conformant target does with a request, and which clauses say so."""
+
+    statuses: frozenset[int]
+    ingest: Ingest
+    clauses: tuple[str, ...]
+    reasons: tuple[str, ...] = field(default=())
+
+    def level(self, version: str) -> Level:
+        """The strongest level among the deciding clauses: a miss is a failure (MUST) or a warning."""
+        levels = {clause(cid).level_for(version) for cid in self.clauses}
+        for level in (Level.MUST, Level.SHOULD):
+            if level in levels:
+                return level
+        return Level.INFO
+
+    def describe(self) -> str:
+        statuses = "/".join(str(s) for s in sorted(self.statuses))
+        return f"{statuses}, ingestion {self.ingest.value} ({', '.join(self.clauses)})"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    statuses: frozenset[int]
+    clause: str
+    reason: str
+    ingest: Ingest = Ingest.MUST_NOT
+
+
+def is_valid_name(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
+def effective_credential(shape: RequestShape) -> tuple[Cred | None, str]:
+    """The credential the target must act on, and where it came from.
+
+    Legacy ([L] Authentication): the X-TD-Write-Key header, else ?td_write_key; the header wins.
+    v2 ([V2] Authentication): Authorization: TD1 wins over X-TD-Write-Key; no query key at all.
+    """
+    if shape.version == "legacy":
+        if shape.header_key is not None:
+            return shape.header_key, "header"
+        if shape.query_key is not None:
+            return shape.query_key, "query"
+        return None, "none"
+    if shape.authorization is not None and shape.authorization.is_td1_credential:
+        return shape.authorization.key, "authorization"
+    if shape.header_key is not None:
+        return shape.header_key, "header"
+    return None, "none"
+
+
+def _credential_rules(shape: RequestShape, profile: Profile) -> tuple[frozenset[int], Ingest, list[str], str]:
+    cred, source = effective_credential(shape)
+    clauses: list[str] = []
+    if shape.version == "legacy" and shape.header_key is not None and shape.query_key is not None:
+        clauses.append("AUTH-04")
+    auth = shape.authorization
+    if shape.version == "v2" and auth is not None and auth.is_td1_credential and shape.header_key is not None:
+        clauses.append("AUTH-06")
+    if shape.version == "v2" and shape.query_key is not None and source == "none":
+        clauses.append("AUTH-07")
+    if shape.version == "v2" and shape.authorization is not None and not shape.authorization.is_td1_credential:
+        clauses.append("AUTH-12" if source == "header" else "AUTH-11")
+    if cred is None:
+        return AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, [*clauses, "AUTH-09"], "no credential"
+    if cred in (Cred.MALFORMED, Cred.EMPTY):
+        return AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, [*clauses, "AUTH-08"], f"{cred.value} key"
+    if cred is Cred.UNKNOWN:
+        return frozenset({200}), Ingest.MUST_NOT, [*clauses, "EP-05", "AUTH-08"], "unknown key"
+    if "AUTH-12" in clauses:
+        # AUTH-12 is INFO: the docs do not say whether an unrelated Authorization header blocks the key.
+        return frozenset({200, 400, 401, 403}), Ingest.MAY, clauses, "valid key beside a non-TD1 Authorization"
+    clauses.extend(c for c in _acceptance_clauses(shape, source) if c not in clauses)
+    return frozenset({200}), Ingest.MUST, clauses, f"valid key in {source}"
+
+
+def _acceptance_clauses(shape: RequestShape, source: str) -> list[str]:
+    auth = shape.authorization
+    if source == "authorization" and auth is not None and auth.scheme != "TD1":
+        return ["AUTH-10"]  # only the SHOULD of RFC 9110 section 11.1 says "td1" must work
+    clauses = ["EP-01"]
+    if source == "header":
+        clauses.append("AUTH-01")
+    elif source == "query":
+        clauses.append("AUTH-03")
+    elif source == "authorization":
+        clauses.append("AUTH-05")
+    return clauses
+
+
+def _request_rules(shape: RequestShape, profile: Profile) -> list[_Rule]:
+    """Rules that reject (or leave open) a request whatever its credential."""
+    rules: list[_Rule] = []
+    if shape.method != "POST":
+        if shape.method in ("GET", "HEAD") and shape.version == "legacy":
+            # The deprecated pixel form: reported, not judged (RESP-03 note).
+            rules.append(_Rule(frozenset(range(200, 500)), "RESP-03", "GET on legacy", Ingest.MAY))
+        else:
+            rules.append(_Rule(frozenset({404, 405}), "RESP-03", f"{shape.method} is not the endpoint's method"))
+    if shape.path is not PathShape.OK:
+        rules.append(_Rule(frozenset({400, 404}), "NAME-03", shape.path.value))
+    else:
+        for name in (shape.database, shape.table):
+            if not is_valid_name(name):
+                rules.append(_Rule(frozenset({400}), "NAME-02", f"name {name!r} has a forbidden character"))
+            elif not profile.name_min <= len(name) <= profile.name_max:
+                rules.append(
+                    _Rule(frozenset({200, 400}), "NAME-05", f"name length {len(name)} outside profile", Ingest.MAY)
+                )
+    rules.extend(_body_rules(shape))
+    return rules
+
+
+def _body_rules(shape: RequestShape) -> list[_Rule]:
+    rules: list[_Rule] = []
+    if shape.version == "v2" and shape.body_bytes > V2_BODY_CAP:
+        cid = "SIZE-04" if shape.chunked else "SIZE-02"
+        rules.append(_Rule(frozenset({413}), cid, f"{shape.body_bytes} bytes is over the cap"))
+        return rules  # [V2] Payload limits: size is decided before the body is read.
+    if shape.version == "legacy" and shape.body_bytes > V2_BODY_CAP:
+        rules.append(_Rule(frozenset({200, 400, 413}), "SIZE-07", "legacy documents no cap", Ingest.MAY))
+    if not _is_json_media_type(shape.content_type):
+        rules.append(_Rule(frozenset({400, 415}), "BODY-07", f"Content-Type {shape.content_type!r}"))
+    body_rules = {
+        Body.INVALID_JSON: ("BODY-03", "not valid JSON"),
+        Body.INVALID_UTF8: ("BODY-03", "not valid UTF-8"),
+        Body.NON_OBJECT: ("BODY-04", "JSON that is not an object"),
+        Body.EMPTY: ("BODY-05", "empty body"),
+    }
+    if shape.body in body_rules:
+        cid, reason = body_rules[shape.body]
+        rules.append(_Rule(frozenset({400}), cid, reason))
+    elif shape.body is Body.STRESS:
+        rules.append(_Rule(frozenset({200, 400, 413}), "BODY-08", "a valid object a target may refuse", Ingest.MAY))
+    return rules
+
+
+def _is_json_media_type(content_type: str | None) -> bool:
+    # RFC 9110 section 8.3.1: type and subtype are case-insensitive; parameters follow a ";".
+    if content_type is None:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def expect(shape: RequestShape, profile: Profile | None = None) -> Expectation:
+    """The outcome a conformant target gives ``shape``: allowed statuses and ingestion, with clause IDs."""
+    profile = profile or Profile()
+    cred_statuses, cred_ingest, cred_clauses, cred_reason = _credential_rules(shape, profile)
+    rules = _request_rules(shape, profile)
+    rejecting = [r for r in rules if r.ingest is Ingest.MUST_NOT]
+    open_rules = [r for r in rules if r.ingest is Ingest.MAY]
+    clauses: list[str] = []
+    if rejecting:
+        statuses = frozenset().union(*(r.statuses for r in rejecting))
+        size_first = any(r.clause.startswith("SIZE-") for r in rejecting)
+        if cred_ingest is not Ingest.MUST and not size_first:
+            # A target may look at the credential first (AUTH-08/09 allow 400/401/403 there).
+            statuses |= cred_statuses - {200}
+        ingest = Ingest.MUST_NOT
+        clauses = [r.clause for r in rejecting]
+        reasons = [r.reason for r in rejecting]
+    else:
+        statuses = cred_statuses
+        ingest = cred_ingest
+        reasons = [cred_reason]
+        clauses = list(cred_clauses)
+        if _is_json_media_type(shape.content_type) and shape.content_type != "application/json":
+            clauses.append("BODY-06")
+    for rule in open_rules:
+        statuses |= rule.statuses
+        if ingest is Ingest.MUST:
+            ingest = Ingest.MAY
+        clauses.append(rule.clause)
+        reasons.append(rule.reason)
+    if ingest is not Ingest.MUST:
+        clauses.extend(c for c in cred_clauses if c in ("AUTH-04", "AUTH-06", "AUTH-07", "AUTH-08", "AUTH-09", "AUTH-11"))
+    statuses |= profile.extra_statuses
+    return Expectation(frozenset(statuses), ingest, tuple(dict.fromkeys(clauses)), tuple(reasons))
+
+
+def allowed_statuses(version: str, profile: Profile | None = None) -> frozenset[int]:
+    """RESP-01: every status a conformant target may give a POST on the endpoint path."""
+    extra = profile.extra_statuses if profile else frozenset()
+    return DOCUMENTED_STATUSES[version] | CLAUSE_ALLOWED_STATUSES | extra
+
+
+def in_shared_contract(shape: RequestShape) -> bool:
+    """CUT-01: inside the contract both versions share (X-TD-Write-Key only, valid names, JSON object)."""
+    return (
+        shape.method == "POST"
+        and shape.query_key is None
+        and shape.authorization is None
+        and shape.path is PathShape.OK
+        and shape.content_type == "application/json"
+        and shape.body is Body.OBJECT
+        and shape.body_bytes <= V2_BODY_CAP
+    )
+
+
+def documented_difference(shape: RequestShape) -> str | None:
+    """CUT-02: the differences the v2 quickstart documents, or None."""
+    if shape.query_key is not None:
+        return "?td_write_key is a credential on legacy only"
+    if shape.authorization is not None and shape.authorization.is_td1_credential:
+        return "Authorization: TD1 is a credential on v2 only"
+    if shape.body_bytes > V2_BODY_CAP:
+        return "v2 caps the body at 1,048,064 bytes"
+    return None

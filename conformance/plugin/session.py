@@ -1,0 +1,149 @@
+"""The state of one conformance run, kept in ``config.stash``: settings, targets, keys, ledger, outcomes."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from conformance.plugin.options import Settings
+from conformance.readback import Ledger, ReadbackClient
+from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
+from conformance.transport.credentials import Keyring
+from conformance.transport.exchange import Exchange
+from conformance.transport.redact import Redactor, install_log_redaction
+
+CUTOVER = "cutover"
+
+
+@dataclass
+class Outcome:
+    """What one test (or read-back check) found, per clause, on one target."""
+
+    nodeid: str
+    target: str
+    statuses: dict[str, str]  # clause ID -> pass | fail | warn | skip | error | info
+    detail: dict[str, str] = field(default_factory=dict)
+    exchanges: tuple[Exchange, ...] = ()
+    message: str = ""
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    name: str
+    version: str
+    readback: bool
+
+
+def plan_targets(settings: Settings) -> list[PlannedTarget]:
+    """The targets of this run, known before any I/O (test parametrization needs them at collection)."""
+    if settings.embedded:
+        versions = [settings.primary.api_version] if settings.primary.api_version else ["legacy", "v2"]
+        return [PlannedTarget(v, v, True) for v in versions]
+    primary = settings.primary
+    assert primary.api_version is not None
+    planned = [PlannedTarget(primary.api_version, primary.api_version, primary.readback is not None)]
+    if settings.compare is not None:
+        compare = settings.compare
+        assert compare.api_version is not None
+        name = compare.api_version if compare.api_version != primary.api_version else "compare"
+        planned.append(PlannedTarget(name, compare.api_version, compare.readback is not None))
+    return planned
+
+
+class Run:
+    """Everything a run shares. Created at configure time; targets start when the first test is due."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.seed = settings.seed
+        self.run_id = f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
+        self.planned = plan_targets(settings)
+        self.redactor = Redactor()
+        self.ids = ProbeIds(self.run_id)
+        self.transports: dict[str, Transport] = {}
+        self.ledger = Ledger(settings.settle, {})
+        self.outcomes: list[Outcome] = []
+        self.infos: dict[str, list[tuple[str, str]]] = {}
+        self.started_at = datetime.now(UTC)
+        self.finished_at: datetime | None = None
+        self.started = False
+        self.suite_items = 0
+        self._servers: list[object] = []
+        for target in (settings.primary, settings.compare):
+            if target is not None and target.write_key:
+                self.redactor.add(target.write_key, target.key_env)
+        install_log_redaction(self.redactor)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {t.name: t.version for t in self.planned}
+
+    def start(self) -> None:
+        """Start the embedded targets, or check the given ones answer; TargetError says why not."""
+        if self.started:
+            return
+        self.started = True
+        settings = self.settings
+        verify = ssl_context(settings.ca_bundle, settings.insecure)
+        specs: list[tuple[TargetSpec, str]] = []
+        if settings.embedded:
+            from conformance.reference.server import ReferenceServer  # only the embedded run needs it
+
+            key = f"1/{secrets.token_hex(20)}"
+            self.redactor.add(key, "POSTBACK_WRITE_KEY")
+            for planned in self.planned:
+                server = ReferenceServer(planned.version, [key])
+                server.start()
+                self._servers.append(server)
+                specs.append((TargetSpec(planned.name, server.url, planned.version, settings.database,
+                                         settings.table, server.readback_url, embedded=True), key))
+        else:
+            for planned, options in zip(self.planned, (settings.primary, settings.compare), strict=False):
+                assert options is not None and options.url is not None and options.write_key is not None
+                specs.append((TargetSpec(planned.name, options.url, planned.version, settings.database,
+                                         settings.table, options.readback, options.key_env), options.write_key))
+        readbacks: dict[str, ReadbackClient] = {}
+        for spec, key in specs:
+            keyring = Keyring(key, self.seed)
+            transport = Transport(spec, keyring, self.redactor, self.ids, timeout=settings.timeout,
+                                  max_rps=settings.max_rps, verify=verify)
+            self.transports[spec.name] = transport
+            if not spec.embedded:
+                transport.check_reachable()
+            if spec.readback:
+                readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)
+        self.ledger.readbacks = readbacks
+
+    def stop(self) -> None:
+        self.finished_at = datetime.now(UTC)
+        for transport in self.transports.values():
+            transport.close()
+        for server in self._servers:
+            server.stop()  # type: ignore[attr-defined]
+        self._servers.clear()
+
+    @property
+    def requests_sent(self) -> int:
+        return sum(t.sent for t in self.transports.values())
+
+    def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
+        self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))
+
+
+run_key = pytest.StashKey[Run]()
+
+
+def get_run(config: pytest.Config) -> Run:
+    return config.stash[run_key]
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start
+
+
+__all__ = ["CUTOVER", "Outcome", "Run", "TargetError", "get_run", "run_key"]

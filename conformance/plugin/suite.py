@@ -1,0 +1,124 @@
+"""Run-level glue of the plugin: which tests run against which target, header, reports, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import conformance
+from conformance.contract.catalog import clause
+from conformance.plugin.readback_items import ReadbackCheck
+from conformance.plugin.session import Run
+from conformance.plugin.verdicts import marked_clauses
+
+PACKAGE_DIR = Path(conformance.__file__).resolve().parent
+
+
+def suite_mode(config: pytest.Config) -> bool:
+    """Whether this pytest run is pointed at the conformance suite (not, say, at the self-tests)."""
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        path = (Path(config.invocation_params.dir) / path).resolve() if not path.is_absolute() else path
+        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents or path in PACKAGE_DIR.parents:
+            return True
+        if arg.split("::", 1)[0] in ("conformance", "conformance."):
+            return True
+    return False
+
+
+def configure_hypothesis(config: pytest.Config, run: Run) -> None:
+    """One seed for the whole run; no example database, so the same seed gives the same requests."""
+    from hypothesis import HealthCheck, core, settings
+
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = run.seed
+        core.global_force_seed = run.seed  # type: ignore[attr-defined]
+    settings.register_profile(
+        "postback-conformance",
+        database=None,
+        deadline=None,
+        max_examples=run.settings.profile.examples,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        print_blob=False,
+    )
+    settings.load_profile("postback-conformance")
+
+
+def header_lines(run: Run) -> list[str]:
+    s = run.settings
+    lines = []
+    if s.embedded:
+        lines.append("postback targets: embedded reference targets on loopback ("
+                     + ", ".join(t.name for t in run.planned) + "), read-back on")
+    else:
+        for t, options in zip(run.planned, (s.primary, s.compare), strict=False):
+            assert options is not None
+            readback = options.readback or "none (read-back clauses skip)"
+            lines.append(f"postback target {t.name}: {options.url} (api {t.version}), read-back: {readback}")
+    lines.append(f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
+                 f"strict: {'yes' if s.strict else 'no'}  budget: {s.profile.budget}")
+    lines.append(f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json)")
+    overrides = s.profile.overrides()
+    if overrides:
+        lines.append(f"postback profile overrides ({s.profile_path}): {overrides}")
+    return lines
+
+
+def test_versions(definition: pytest.Item) -> list[str]:
+    marks = list(definition.iter_markers("versions"))
+    if marks:
+        return [str(v) for m in marks for v in m.args]
+    versions: list[str] = []
+    for cid in marked_clauses(definition):
+        for version in clause(cid).versions:
+            if version not in versions:
+                versions.append(version)
+    return versions
+
+
+def parametrize_targets(metafunc: pytest.Metafunc, run: Run) -> None:
+    if "target" in metafunc.fixturenames:
+        versions = test_versions(metafunc.definition)
+        params = [pytest.param(t.name, id=t.name) for t in run.planned if t.version in versions]
+        if not params:
+            reason = (f"applies to {' and '.join(versions) or 'no version'} only; this run certifies "
+                      + ", ".join(f"{t.name} ({t.version})" for t in run.planned))
+            params = [pytest.param(None, id="n/a", marks=pytest.mark.skip(reason=reason))]
+        metafunc.parametrize("target", params, indirect=True)
+    if "pair" in metafunc.fixturenames:
+        by_version = {t.version: t.name for t in run.planned}
+        if len(by_version) == 2:
+            param = pytest.param((by_version["legacy"], by_version["v2"]), id="legacy-vs-v2")
+        else:
+            param = pytest.param(None, id="n/a", marks=pytest.mark.skip(
+                reason="cutover needs a legacy and a v2 target (--compare-target)"))
+        metafunc.parametrize("pair", [param], indirect=True)
+
+
+def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item]) -> None:
+    suite = [item for item in items if marked_clauses(item)]
+    run.suite_items = len(suite)
+    readback = {t.name for t in run.planned if t.readback}
+    checks: list[pytest.Item] = []
+    for item in suite:
+        if "ingestion" not in getattr(item, "fixturenames", ()):
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("target") in readback or (params.get("pair") and readback):
+            checks.append(ReadbackCheck.from_parent(item.parent, name=f"{item.name}::read-back", origin=item))
+    items.extend(checks)
+
+
+def write_reports(config: pytest.Config, run: Run) -> None:
+    from conformance.report import write_all
+
+    write_all(run)
+
+
+def terminal_summary(tr: pytest.TerminalReporter, run: Run) -> None:
+    from conformance.report import summary_lines
+
+    tr.section("postback conformance")
+    for line in summary_lines(run):
+        tr.write_line(line)

@@ -1,0 +1,112 @@
+"""From pytest's test reports to clause verdicts.
+
+A test names its clauses with ``@pytest.mark.clause(...)``. A :class:`ConformanceFailure` names the
+clauses actually violated; its level on the target's version decides the verdict: MUST -> fail,
+SHOULD -> warn (the test is reported passed unless ``--strict``), INFO -> info (never fails).
+Any other exception means the suite could not decide: error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conformance.checks import ConformanceFailure
+from conformance.contract.catalog import Level, clause
+from conformance.plugin.session import CUTOVER, Outcome, Run
+
+
+def marked_clauses(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for mark in item.iter_markers("clause"):
+        ids.extend(str(a) for a in mark.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def target_of(item: pytest.Item) -> str:
+    explicit = getattr(item, "target_name", None)
+    if explicit:
+        return str(explicit)
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        if "pair" in callspec.params:
+            return CUTOVER
+        if callspec.params.get("target"):
+            return str(callspec.params["target"])
+    return CUTOVER if any(c.startswith("CUT-") for c in marked_clauses(item)) else "?"
+
+
+def _failures(exc: BaseException) -> Iterator[ConformanceFailure]:
+    if isinstance(exc, ConformanceFailure):
+        yield exc
+    elif isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _failures(inner)
+
+
+def _level(cid: str, version: str) -> Level:
+    return clause(cid).level_for(version)
+
+
+def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, run: Run) -> Outcome:
+    """The outcome of one test phase; adjusts ``report`` for SHOULD and INFO misses (not with --strict)."""
+    target = target_of(item)
+    version = run.versions.get(target, target)
+    marked = marked_clauses(item)
+    infos = dict(run.infos.get(item.nodeid, []))
+    detail = {cid: text for cid, text in infos.items()}
+    outcome = Outcome(item.nodeid, target, {}, detail, duration=report.duration)
+    if report.skipped:
+        reason = _skip_reason(report)
+        outcome.statuses = dict.fromkeys(marked, "skip")
+        outcome.detail = {cid: reason for cid in marked}
+        outcome.message = reason
+        return outcome
+    if report.passed:
+        for cid in marked:
+            outcome.statuses[cid] = "info" if _level(cid, version) is Level.INFO else "pass"
+        for cid in infos:
+            outcome.statuses.setdefault(cid, "info" if _level(cid, version) is Level.INFO else "pass")
+        return outcome
+    excinfo = call.excinfo
+    failures = list(_failures(excinfo.value)) if excinfo is not None else []
+    if report.when != "call" or (excinfo is not None and not failures
+                                 and not isinstance(excinfo.value, AssertionError)):
+        text = run.redactor(excinfo.exconly() if excinfo is not None else report.longreprtext)
+        outcome.statuses = dict.fromkeys(marked, "error")
+        outcome.detail = {cid: f"the suite could not run this check: {text}" for cid in marked}
+        outcome.message = text
+        return outcome
+    if failures:
+        violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
+        outcome.exchanges = tuple(x for f in failures for x in f.exchanges)
+        messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
+    else:
+        violated = marked
+        messages = [run.redactor(excinfo.exconly()) if excinfo is not None else "assertion failed"]
+    outcome.message = run.redactor("\n".join(messages))
+    levels = {_level(cid, version) for cid in violated}
+    for cid in violated:
+        level = _level(cid, version)
+        if level is Level.MUST or (level is Level.SHOULD and run.settings.strict):
+            outcome.statuses[cid] = "fail"
+        elif level is Level.SHOULD:
+            outcome.statuses[cid] = "warn"
+        else:
+            outcome.statuses[cid] = "info"
+        outcome.detail[cid] = outcome.message
+    if Level.MUST not in levels and not (Level.SHOULD in levels and run.settings.strict):
+        # A SHOULD miss is a warning, an INFO finding never fails: keep the run green (CONTRACT.md).
+        report.outcome = "passed"
+        kind = "warn" if Level.SHOULD in levels else "info"
+        report.user_properties.append(("verdict", kind))
+        report.sections.append((f"postback {kind}", outcome.message))
+    return outcome
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "skipped")
