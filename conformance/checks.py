@@ -59,7 +59,7 @@ def check_status(exchange: Exchange, allowed: Iterable[int], clauses: Iterable[s
 def check_outcome(exchange: Exchange, expectation: Expectation) -> None:
     """The status the contract model allows for this request."""
     reason = f" ({'; '.join(expectation.reasons)})" if expectation.reasons else ""
-    check_status(exchange, expectation.statuses, expectation.clauses, reason)
+    check_status(exchange, expectation.statuses, expectation.status_clauses, reason)
 
 
 def check_empty_json_success(exchange: Exchange, clauses: Iterable[str] = ("EP-02",)) -> None:

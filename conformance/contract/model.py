@@ -80,7 +80,8 @@ class RequestShape:
 
     version: Version
     method: str = "POST"
-    header_key: Cred | None = Cred.VALID  # X-TD-Write-Key, in any letter case (AUTH-02)
+    header_key: Cred | None = Cred.VALID  # X-TD-Write-Key
+    header_name: str = "X-TD-Write-Key"  # its spelling on the wire (AUTH-02: any letter case works)
     query_key: Cred | None = None  # ?td_write_key=
     authorization: Authorization | None = None
     database: str = "conformance"
@@ -94,12 +95,21 @@ class RequestShape:
 
 @dataclass(frozen=True)
 class Expectation:
-    """What a conformant target does with a request, and which clauses say so."""
+    """What a conformant target does with a request, and which clauses say so.
+
+    ``status_clauses`` decide the answer's status, ``ingest_clauses`` whether the record is ingested: a
+    target that answers right but ingests wrong violates only the latter.
+    """
 
     statuses: frozenset[int]
     ingest: Ingest
-    clauses: tuple[str, ...]
+    status_clauses: tuple[str, ...]
+    ingest_clauses: tuple[str, ...]
     reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.status_clauses + self.ingest_clauses))
 
     def level(self, version: str) -> Level:
         """The strongest level among the deciding clauses: a miss is a failure (MUST) or a warning."""
@@ -145,43 +155,57 @@ def effective_credential(shape: RequestShape) -> tuple[Cred | None, str]:
     return None, "none"
 
 
-def _credential_rules(shape: RequestShape, profile: Profile) -> tuple[frozenset[int], Ingest, list[str], str]:
+@dataclass(frozen=True)
+class _CredentialOutcome:
+    statuses: frozenset[int]
+    ingest: Ingest
+    status_clauses: tuple[str, ...]
+    ingest_clauses: tuple[str, ...]
+    reason: str
+
+
+def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
+    """What the credentials alone decide; the most specific clause is named, so a fault is pinned down."""
     cred, source = effective_credential(shape)
-    clauses: list[str] = []
+    auth = shape.authorization
+    precedence: tuple[str, ...] = ()
     if shape.version == "legacy" and shape.header_key is not None and shape.query_key is not None:
-        clauses.append("AUTH-04")
-    auth = shape.authorization
+        precedence = ("AUTH-04",)  # [L]: the header takes precedence over the URL parameter
     if shape.version == "v2" and auth is not None and auth.is_td1_credential and shape.header_key is not None:
-        clauses.append("AUTH-06")
-    if shape.version == "v2" and shape.query_key is not None and source == "none":
-        clauses.append("AUTH-07")
-    if shape.version == "v2" and shape.authorization is not None and not shape.authorization.is_td1_credential:
-        clauses.append("AUTH-12" if source == "header" else "AUTH-11")
+        precedence = ("AUTH-06",)  # [V2]: Authorization takes precedence over X-TD-Write-Key
     if cred is None:
-        return AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, [*clauses, "AUTH-09"], "no credential"
+        specific: tuple[str, ...] = ("AUTH-09",)
+        if shape.version == "v2" and shape.query_key is not None:
+            specific = ("AUTH-07",)  # [V2]: the URL key is not supported
+        elif shape.version == "v2" and auth is not None:
+            specific = ("AUTH-11",)  # an Authorization that is not a TD1 credential
+        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, specific, specific, "no credential")
     if cred in (Cred.MALFORMED, Cred.EMPTY):
-        return AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, [*clauses, "AUTH-08"], f"{cred.value} key"
+        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, ("AUTH-08",),
+                                  precedence or ("AUTH-08",), f"{cred.value} key in {source}")
     if cred is Cred.UNKNOWN:
-        return frozenset({200}), Ingest.MUST_NOT, [*clauses, "EP-05", "AUTH-08"], "unknown key"
-    if "AUTH-12" in clauses:
+        # [V2] "API key validation": answered 200, validated asynchronously, never ingested.
+        return _CredentialOutcome(frozenset({200}), Ingest.MUST_NOT, ("EP-05",), precedence or ("AUTH-08",),
+                                  f"unknown key in {source}")
+    if shape.version == "v2" and auth is not None and not auth.is_td1_credential:
         # AUTH-12 is INFO: the docs do not say whether an unrelated Authorization header blocks the key.
-        return frozenset({200, 400, 401, 403}), Ingest.MAY, clauses, "valid key beside a non-TD1 Authorization"
-    clauses.extend(c for c in _acceptance_clauses(shape, source) if c not in clauses)
-    return frozenset({200}), Ingest.MUST, clauses, f"valid key in {source}"
+        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MAY, ("AUTH-12",), ("AUTH-12",),
+                                  "valid key beside a non-TD1 Authorization")
+    accepted = precedence or _acceptance_clauses(shape, source)
+    return _CredentialOutcome(frozenset({200}), Ingest.MUST, accepted, accepted, f"valid key in {source}")
 
 
-def _acceptance_clauses(shape: RequestShape, source: str) -> list[str]:
-    auth = shape.authorization
-    if source == "authorization" and auth is not None and auth.scheme != "TD1":
-        return ["AUTH-10"]  # only the SHOULD of RFC 9110 section 11.1 says "td1" must work
-    clauses = ["EP-01"]
-    if source == "header":
-        clauses.append("AUTH-01")
-    elif source == "query":
-        clauses.append("AUTH-03")
-    elif source == "authorization":
-        clauses.append("AUTH-05")
-    return clauses
+def _acceptance_clauses(shape: RequestShape, source: str) -> tuple[str, ...]:
+    """The clauses that say a valid credential in ``source`` is accepted (the most specific one only)."""
+    if source == "authorization":
+        auth = shape.authorization
+        # RFC 9110 section 11.1: only this SHOULD says a "td1" spelling must work (AUTH-10).
+        return ("AUTH-10",) if auth is not None and auth.scheme != "TD1" else ("AUTH-05",)
+    if source == "query":
+        return ("AUTH-03",)
+    if shape.header_name != "X-TD-Write-Key":
+        return ("AUTH-02",)  # RFC 9110 section 5.1: field names are case-insensitive
+    return ("EP-01", "AUTH-01")
 
 
 def _request_rules(shape: RequestShape, profile: Profile) -> list[_Rule]:
@@ -241,37 +265,38 @@ def _is_json_media_type(content_type: str | None) -> bool:
 def expect(shape: RequestShape, profile: Profile | None = None) -> Expectation:
     """The outcome a conformant target gives ``shape``: allowed statuses and ingestion, with clause IDs."""
     profile = profile or Profile()
-    cred_statuses, cred_ingest, cred_clauses, cred_reason = _credential_rules(shape, profile)
+    cred = _credential_outcome(shape)
     rules = _request_rules(shape, profile)
     rejecting = [r for r in rules if r.ingest is Ingest.MUST_NOT]
     open_rules = [r for r in rules if r.ingest is Ingest.MAY]
-    clauses: list[str] = []
     if rejecting:
         statuses = frozenset().union(*(r.statuses for r in rejecting))
         size_first = any(r.clause.startswith("SIZE-") for r in rejecting)
-        if cred_ingest is not Ingest.MUST and not size_first:
+        if cred.ingest is not Ingest.MUST and not size_first:
             # A target may look at the credential first (AUTH-08/09 allow 400/401/403 there).
-            statuses |= cred_statuses - {200}
+            statuses |= cred.statuses - {200}
         ingest = Ingest.MUST_NOT
-        clauses = [r.clause for r in rejecting]
+        status_clauses = [r.clause for r in rejecting]
+        ingest_clauses = list(status_clauses)
         reasons = [r.reason for r in rejecting]
     else:
-        statuses = cred_statuses
-        ingest = cred_ingest
-        reasons = [cred_reason]
-        clauses = list(cred_clauses)
+        statuses, ingest = cred.statuses, cred.ingest
+        status_clauses, ingest_clauses = list(cred.status_clauses), list(cred.ingest_clauses)
+        reasons = [cred.reason]
         if _is_json_media_type(shape.content_type) and shape.content_type != "application/json":
-            clauses.append("BODY-06")
+            if ingest is Ingest.MUST:
+                # RFC 9110 section 8.3.1: only BODY-06 (SHOULD) says a charset or case variant must work.
+                status_clauses, ingest_clauses = ["BODY-06"], ["BODY-06"]
     for rule in open_rules:
         statuses |= rule.statuses
         if ingest is Ingest.MUST:
             ingest = Ingest.MAY
-        clauses.append(rule.clause)
+        status_clauses.append(rule.clause)
+        ingest_clauses.append(rule.clause)
         reasons.append(rule.reason)
-    if ingest is not Ingest.MUST:
-        clauses.extend(c for c in cred_clauses if c in ("AUTH-04", "AUTH-06", "AUTH-07", "AUTH-08", "AUTH-09", "AUTH-11"))
     statuses |= profile.extra_statuses
-    return Expectation(frozenset(statuses), ingest, tuple(dict.fromkeys(clauses)), tuple(reasons))
+    return Expectation(frozenset(statuses), ingest, tuple(dict.fromkeys(status_clauses)),
+                       tuple(dict.fromkeys(ingest_clauses)), tuple(reasons))
 
 
 def allowed_statuses(version: str, profile: Profile | None = None) -> frozenset[int]:

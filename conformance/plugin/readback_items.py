@@ -54,7 +54,7 @@ class Ingestion:
         ))
 
     def expect_outcome(self, exchange: Exchange, expectation: Expectation, **kwargs: Any) -> None:
-        self.expect(exchange, expectation.ingest, expectation.clauses, **kwargs)
+        self.expect(exchange, expectation.ingest, expectation.ingest_clauses, **kwargs)
 
 
 class ReadbackCheck(pytest.Item):

@@ -193,7 +193,7 @@ class Transport:
             self.sent += 1
         started = time.monotonic()
         try:
-            response = (client or self.client).send(request)
+            response = (client or self.client).send(request, stream=True)
         except httpx.TimeoutException:
             return Exchange(self.spec.name, sent, error=f"no answer within the timeout ({self.timeout:g} s)")
         except httpx.RemoteProtocolError as exc:
@@ -202,14 +202,13 @@ class Transport:
             return Exchange(self.spec.name, sent, error=f"cannot connect ({self.redact(str(exc))})")
         except httpx.TransportError as exc:
             return Exchange(self.spec.name, sent, error=f"connection failed ({self.redact(str(exc))})")
+        local = _client_address(response)
         try:
             data = response.read()[:MAX_BODY_KEPT]
         except httpx.TransportError as exc:
             return Exchange(self.spec.name, sent, error=f"answer cut short ({self.redact(str(exc))})")
         finally:
             response.close()
-        stream = response.extensions.get("network_stream")
-        local = stream.get_extra_info("client_addr") if stream is not None else None
         received = Received(
             status=response.status_code,
             headers=tuple((k, self.redact(v)) for k, v in response.headers.multi_items()),
@@ -282,6 +281,15 @@ class Transport:
             raise TargetError(f"target {self.spec.url} did not answer in HTTP: {self.redact(str(exc))}") from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
+
+
+def _client_address(response: httpx.Response) -> object:
+    """The local address of the connection that carried ``response`` (tells connections apart, EP-03)."""
+    stream = response.extensions.get("network_stream")
+    try:
+        return stream.get_extra_info("client_addr") if stream is not None else None
+    except OSError:
+        return None
 
 
 def _chunks(body: bytes) -> Iterator[bytes]:

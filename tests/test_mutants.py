@@ -1,0 +1,37 @@
+"""No blind spot: every mutant is reported failing (MUST) or warning (SHOULD) exactly the clauses it breaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.contract.catalog import Level, clause
+from tests.mutants import all_mutants
+from tests.mutants.base import Mutant
+from tests.suite_runner import run_against
+
+CASES = [pytest.param(m, v, id=f"{m.name}-{v}") for m in all_mutants() for v in m.versions]
+
+
+@pytest.mark.parametrize(("mutant", "version"), CASES)
+def test_suite_reports_exactly_the_clauses_a_mutant_breaks(mutant: Mutant, version: str, tmp_path: Path) -> None:
+    """Each mutant's clauses come out fail (MUST) or warn (SHOULD); no other clause fails or errors."""
+    run = run_against(mutant.app, version, tmp_path, modules=mutant.modules)
+    assert run.exit_code in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
+    results = run.results
+    for cid in mutant.breaks:
+        level = clause(cid).level_for(version)
+        wanted = "fail" if level is Level.MUST else "warn"
+        assert run.status(cid, version) == wanted, (
+            f"{mutant.name} ({mutant.description}) should make {cid} {wanted} on {version}\n" + run.stdout[-4000:]
+        )
+    collateral = [
+        f"{e['id']}={e['status']}: {e['detail'][:300]}"
+        for e in results["clauses"]
+        if e["status"] in ("fail", "error") and e["id"] not in mutant.breaks
+    ]
+    assert not collateral, f"{mutant.name} made other clauses fail: {collateral}"
+    must = any(clause(c).level_for(version) is Level.MUST for c in mutant.breaks)
+    assert results["verdict"] == ("not-conformant" if must else "conformant")
+    assert run.exit_code == (1 if must else 0)
