@@ -16,7 +16,9 @@ from conformance.transport.exchange import Exchange
 class ConformanceFailure(AssertionError):
     """A target did not do what a clause requires."""
 
-    def __init__(self, clauses: Iterable[str], expected: str, received: str, exchanges: Iterable[Exchange] = ()):
+    def __init__(
+        self, clauses: Iterable[str], expected: str, received: str, exchanges: Iterable[Exchange] = ()
+    ):
         self.clauses = tuple(dict.fromkeys(clauses))
         self.expected = expected
         self.received = received
@@ -26,7 +28,12 @@ class ConformanceFailure(AssertionError):
     def render(self) -> str:
         lines = [f"[{', '.join(self.clauses)}]", f"Expected: {self.expected}", f"Received: {self.received}"]
         for exchange in self.exchanges:
-            lines += ["", exchange.describe(), "Reproduce:", "    " + exchange.request.curl().replace("\n", "\n    ")]
+            lines += [
+                "",
+                exchange.describe(),
+                "Reproduce:",
+                "    " + exchange.request.curl().replace("\n", "\n    "),
+            ]
         return "\n".join(lines)
 
 
@@ -53,7 +60,9 @@ def check_status(exchange: Exchange, allowed: Iterable[int], clauses: Iterable[s
     if exchange.response is None:
         raise fail(clauses, f"status {_statuses(allowed)}{why}", f"no answer: {exchange.error}", exchange)
     if exchange.response.status not in allowed:
-        raise fail(clauses, f"status {_statuses(allowed)}{why}", f"status {exchange.response.status}", exchange)
+        raise fail(
+            clauses, f"status {_statuses(allowed)}{why}", f"status {exchange.response.status}", exchange
+        )
 
 
 def check_outcome(exchange: Exchange, expectation: Expectation) -> None:
@@ -68,8 +77,12 @@ def check_empty_json_success(exchange: Exchange, clauses: Iterable[str] = ("EP-0
     assert exchange.response is not None
     response = exchange.response
     if response.media_type != "application/json":
-        raise fail(clauses, "Content-Type application/json", f"Content-Type {response.header('content-type')!r}",
-                   exchange)
+        raise fail(
+            clauses,
+            "Content-Type application/json",
+            f"Content-Type {response.header('content-type')!r}",
+            exchange,
+        )
     try:
         body = json.loads(response.body)
     except ValueError:
@@ -83,4 +96,6 @@ def check_empty_json_success(exchange: Exchange, clauses: Iterable[str] = ("EP-0
 
 
 def describe_ingest(ingest: Ingest) -> str:
-    return {Ingest.MUST: "ingested exactly once", Ingest.MUST_NOT: "not ingested", Ingest.MAY: "either"}[ingest]
+    return {Ingest.MUST: "ingested exactly once", Ingest.MUST_NOT: "not ingested", Ingest.MAY: "either"}[
+        ingest
+    ]

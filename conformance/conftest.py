@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.contract.catalog import clause
 from conformance.contract.profile import Profile
 from conformance.plugin.readback_items import Ingestion
 from conformance.plugin.session import Run, get_run
 from conformance.plugin.verdicts import marked_clauses
-from conformance.contract.catalog import clause
 from conformance.transport.client import Transport
 
 
@@ -53,9 +53,17 @@ def info(request: pytest.FixtureRequest, run: Run) -> Info:
 
 @pytest.fixture
 def ingestion(request: pytest.FixtureRequest, run: Run, target: Transport) -> Ingestion:
-    """Register read-back expectations; a test whose clauses are all read-back-only skips without read-back."""
+    """Register read-back expectations; a test of read-back-only clauses skips without read-back."""
     if target.spec.readback is None:
         clauses = marked_clauses(request.node)
         if clauses and all(clause(c).readback_only for c in clauses):
             pytest.skip(f"needs read-back, and target {target.spec.name} has none (--readback)")
     return Ingestion(run, request.node.nodeid, target)
+
+
+@pytest.fixture
+def pair_ingestion(
+    request: pytest.FixtureRequest, run: Run, pair: tuple[Transport, Transport]
+) -> tuple[Ingestion, Ingestion]:
+    """Read-back for both targets of a cutover comparison."""
+    return Ingestion(run, request.node.nodeid, pair[0]), Ingestion(run, request.node.nodeid, pair[1])

@@ -38,12 +38,15 @@ class ReadbackClient:
     def records(self, database: str, table: str, ids: Sequence[str]) -> list[Record]:
         out: list[Record] = []
         for start in range(0, max(len(ids), 1), BATCH):
-            params = [("database", database), ("table", table)]
+            params: list[tuple[str, str | int | float | bool | None]] = [
+                ("database", database),
+                ("table", table),
+            ]
             params += [("conformance_id", cid) for cid in ids[start : start + BATCH]]
             out.extend(self._get(params))
         return out
 
-    def _get(self, params: list[tuple[str, str]]) -> list[Record]:
+    def _get(self, params: list[tuple[str, str | int | float | bool | None]]) -> list[Record]:
         try:
             response = self.client.get(f"{self.url}/records", params=params)
         except httpx.HTTPError as exc:
@@ -53,7 +56,7 @@ class ReadbackClient:
         try:
             records = response.json()["records"]
         except (ValueError, KeyError, TypeError):
-            raise ReadbackError(f"read-back service {self.url} did not answer {{\"records\": [...]}}") from None
+            raise ReadbackError(f'read-back service {self.url} did not answer {{"records": [...]}}') from None
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ReadbackError(f"read-back service {self.url}: records must be a list of objects")
         return records
@@ -82,6 +85,7 @@ class Ledger:
         self.settle = settle
         self.readbacks = readbacks
         self.entries: dict[str, list[Expected]] = defaultdict(list)
+        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], None]]] = {}
         self.last_send = 0.0
         self.resolved = False
         self.error: str | None = None

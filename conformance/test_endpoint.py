@@ -44,12 +44,17 @@ def test_connection_stays_open_for_twenty_requests(target: Transport) -> None:
             check_status(exchange, {200}, ["EP-03"], f" for request {n + 1} of {KEEP_ALIVE_REQUESTS}")
             assert exchange.response is not None
             if (exchange.response.header("connection") or "").lower() == "close":
-                raise fail(["EP-03"], "the connection kept open", f"Connection: close on request {n + 1}",
-                           exchange)
+                raise fail(
+                    ["EP-03"], "the connection kept open", f"Connection: close on request {n + 1}", exchange
+                )
             first = first or exchange.response.connection
             if exchange.response.connection != first:
-                raise fail(["EP-03"], "every answer on the first connection",
-                           f"a new connection was needed for request {n + 1}", exchange)
+                raise fail(
+                    ["EP-03"],
+                    "every answer on the first connection",
+                    f"a new connection was needed for request {n + 1}",
+                    exchange,
+                )
 
 
 @pytest.mark.clause("EP-04")
@@ -64,8 +69,12 @@ def test_success_answer_carries_strict_transport_security(target: Transport, inf
     match = re.search(r"max-age\s*=\s*\"?(\d+)", value or "", re.IGNORECASE)
     info.record("EP-04", f"Strict-Transport-Security: {value}" if value else "no Strict-Transport-Security")
     if match is None or int(match.group(1)) < HSTS_MIN_AGE:
-        raise fail(["EP-04"], f"Strict-Transport-Security: max-age>={HSTS_MIN_AGE}",
-                   f"Strict-Transport-Security: {value}", exchange)
+        raise fail(
+            ["EP-04"],
+            f"Strict-Transport-Security: max-age>={HSTS_MIN_AGE}",
+            f"Strict-Transport-Security: {value}",
+            exchange,
+        )
 
 
 @pytest.mark.clause("EP-05")

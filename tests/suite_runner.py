@@ -41,11 +41,23 @@ class SuiteRun:
         return {entry["id"] for entry in self.results["clauses"] if entry["status"] == status}
 
 
-def run_pytest(args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 600) -> SuiteRun:
+def run_pytest(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> SuiteRun:
     report_dir = tmp_path / "reports"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTBACK_")}
     environ.update(env or {})
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--report-dir", str(report_dir), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--report-dir",
+        str(report_dir),
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout)
     return SuiteRun(proc.returncode, proc.stdout, proc.stderr, report_dir)
 
@@ -63,8 +75,16 @@ def run_against(
     with ReferenceServer(version, app=app) as server:  # type: ignore[arg-type]
         targets = [str(SUITE / m) for m in modules] or [str(SUITE)]
         return run_pytest(
-            [*targets, "--target", server.url, "--api-version", version,
-             "--readback", server.readback_url, *args],
+            [
+                *targets,
+                "--target",
+                server.url,
+                "--api-version",
+                version,
+                "--readback",
+                server.readback_url,
+                *args,
+            ],
             tmp_path,
             env={"POSTBACK_WRITE_KEY": TEST_KEY},
         )

@@ -1,4 +1,4 @@
-"""No blind spot: every mutant is reported failing (MUST) or warning (SHOULD) exactly the clauses it breaks."""
+"""No blind spot: each mutant is reported failing (MUST) or warning (SHOULD) exactly the clauses it breaks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ CASES = [pytest.param(m, v, id=f"{m.name}-{v}") for m in all_mutants() for v in 
 
 
 @pytest.mark.parametrize(("mutant", "version"), CASES)
-def test_suite_reports_exactly_the_clauses_a_mutant_breaks(mutant: Mutant, version: str, tmp_path: Path) -> None:
+def test_suite_reports_exactly_the_clauses_a_mutant_breaks(
+    mutant: Mutant, version: str, tmp_path: Path
+) -> None:
     """Each mutant's clauses come out fail (MUST) or warn (SHOULD); no other clause fails or errors."""
     run = run_against(mutant.app, version, tmp_path, modules=mutant.modules)
     assert run.exit_code in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
@@ -24,7 +26,8 @@ def test_suite_reports_exactly_the_clauses_a_mutant_breaks(mutant: Mutant, versi
         level = clause(cid).level_for(version)
         wanted = "fail" if level is Level.MUST else "warn"
         assert run.status(cid, version) == wanted, (
-            f"{mutant.name} ({mutant.description}) should make {cid} {wanted} on {version}\n" + run.stdout[-4000:]
+            f"{mutant.name} ({mutant.description}) should make {cid} {wanted} on {version}\n"
+            + run.stdout[-4000:]
         )
     collateral = [
         f"{e['id']}={e['status']}: {e['detail'][:300]}"

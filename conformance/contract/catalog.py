@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -17,7 +17,7 @@ VERSIONS: tuple[Version, ...] = ("legacy", "v2")
 CATALOG_PATH = Path(__file__).with_name("clauses.toml")
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     MUST = "MUST"
     SHOULD = "SHOULD"
     INFO = "INFO"

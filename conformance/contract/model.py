@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from conformance.contract.catalog import Level, Version, clause
 from conformance.contract.profile import Profile
@@ -31,7 +31,7 @@ CLAUSE_ALLOWED_STATUSES = frozenset({401, 404, 405, 415})
 AUTH_REJECTION_STATUSES = frozenset({200, 400, 401, 403})
 
 
-class Cred(str, Enum):
+class Cred(StrEnum):
     """The validity of one credential the suite sends (never the key itself: that stays secret)."""
 
     VALID = "valid"
@@ -53,7 +53,7 @@ class Authorization:
         return self.scheme.lower() == "td1" and self.key is not None
 
 
-class Body(str, Enum):
+class Body(StrEnum):
     OBJECT = "object"  # a JSON object
     NON_OBJECT = "non-object"  # valid JSON, not an object (BODY-04)
     INVALID_JSON = "invalid-json"  # syntax error, truncation, trailing data, NaN (BODY-03)
@@ -62,13 +62,14 @@ class Body(str, Enum):
     STRESS = "stress"  # a valid object a target may refuse (deep nesting, huge numbers): BODY-08
 
 
-class PathShape(str, Enum):
+class PathShape(StrEnum):
     OK = "ok"
     EMPTY_SEGMENT = "empty-segment"
     EXTRA_SEGMENT = "extra-segment"
+    MISSING_SEGMENT = "missing-segment"  # NAME-03: /event/{db} with no table segment
 
 
-class Ingest(str, Enum):
+class Ingest(StrEnum):
     MUST = "must"
     MUST_NOT = "must-not"
     MAY = "may"
@@ -78,7 +79,7 @@ class Ingest(str, Enum):
 class RequestShape:
     """An abstract request: where credentials sit and how valid they are, the names, the body."""
 
-    version: Version
+    version: str  # "legacy" or "v2"
     method: str = "POST"
     header_key: Cred | None = Cred.VALID  # X-TD-Write-Key
     header_name: str = "X-TD-Write-Key"  # its spelling on the wire (AUTH-02: any letter case works)
@@ -179,18 +180,35 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
             specific = ("AUTH-07",)  # [V2]: the URL key is not supported
         elif shape.version == "v2" and auth is not None:
             specific = ("AUTH-11",)  # an Authorization that is not a TD1 credential
-        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, specific, specific, "no credential")
+        return _CredentialOutcome(
+            AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, specific, specific, "no credential"
+        )
     if cred in (Cred.MALFORMED, Cred.EMPTY):
-        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, ("AUTH-08",),
-                                  precedence or ("AUTH-08",), f"{cred.value} key in {source}")
+        return _CredentialOutcome(
+            AUTH_REJECTION_STATUSES,
+            Ingest.MUST_NOT,
+            ("AUTH-08",),
+            precedence or ("AUTH-08",),
+            f"{cred.value} key in {source}",
+        )
     if cred is Cred.UNKNOWN:
         # [V2] "API key validation": answered 200, validated asynchronously, never ingested.
-        return _CredentialOutcome(frozenset({200}), Ingest.MUST_NOT, ("EP-05",), precedence or ("AUTH-08",),
-                                  f"unknown key in {source}")
+        return _CredentialOutcome(
+            frozenset({200}),
+            Ingest.MUST_NOT,
+            ("EP-05",),
+            precedence or ("AUTH-08",),
+            f"unknown key in {source}",
+        )
     if shape.version == "v2" and auth is not None and not auth.is_td1_credential:
         # AUTH-12 is INFO: the docs do not say whether an unrelated Authorization header blocks the key.
-        return _CredentialOutcome(AUTH_REJECTION_STATUSES, Ingest.MAY, ("AUTH-12",), ("AUTH-12",),
-                                  "valid key beside a non-TD1 Authorization")
+        return _CredentialOutcome(
+            AUTH_REJECTION_STATUSES,
+            Ingest.MAY,
+            ("AUTH-12",),
+            ("AUTH-12",),
+            "valid key beside a non-TD1 Authorization",
+        )
     accepted = precedence or _acceptance_clauses(shape, source)
     return _CredentialOutcome(frozenset({200}), Ingest.MUST, accepted, accepted, f"valid key in {source}")
 
@@ -216,7 +234,9 @@ def _request_rules(shape: RequestShape, profile: Profile) -> list[_Rule]:
             # The deprecated pixel form: reported, not judged (RESP-03 note).
             rules.append(_Rule(frozenset(range(200, 500)), "RESP-03", "GET on legacy", Ingest.MAY))
         else:
-            rules.append(_Rule(frozenset({404, 405}), "RESP-03", f"{shape.method} is not the endpoint's method"))
+            rules.append(
+                _Rule(frozenset({404, 405}), "RESP-03", f"{shape.method} is not the endpoint's method")
+            )
     if shape.path is not PathShape.OK:
         rules.append(_Rule(frozenset({400, 404}), "NAME-03", shape.path.value))
     else:
@@ -225,7 +245,12 @@ def _request_rules(shape: RequestShape, profile: Profile) -> list[_Rule]:
                 rules.append(_Rule(frozenset({400}), "NAME-02", f"name {name!r} has a forbidden character"))
             elif not profile.name_min <= len(name) <= profile.name_max:
                 rules.append(
-                    _Rule(frozenset({200, 400}), "NAME-05", f"name length {len(name)} outside profile", Ingest.MAY)
+                    _Rule(
+                        frozenset({200, 400}),
+                        "NAME-05",
+                        f"name length {len(name)} outside profile",
+                        Ingest.MAY,
+                    )
                 )
     rules.extend(_body_rules(shape))
     return rules
@@ -251,7 +276,9 @@ def _body_rules(shape: RequestShape) -> list[_Rule]:
         cid, reason = body_rules[shape.body]
         rules.append(_Rule(frozenset({400}), cid, reason))
     elif shape.body is Body.STRESS:
-        rules.append(_Rule(frozenset({200, 400, 413}), "BODY-08", "a valid object a target may refuse", Ingest.MAY))
+        rules.append(
+            _Rule(frozenset({200, 400, 413}), "BODY-08", "a valid object a target may refuse", Ingest.MAY)
+        )
     return rules
 
 
@@ -295,8 +322,13 @@ def expect(shape: RequestShape, profile: Profile | None = None) -> Expectation:
         ingest_clauses.append(rule.clause)
         reasons.append(rule.reason)
     statuses |= profile.extra_statuses
-    return Expectation(frozenset(statuses), ingest, tuple(dict.fromkeys(status_clauses)),
-                       tuple(dict.fromkeys(ingest_clauses)), tuple(reasons))
+    return Expectation(
+        frozenset(statuses),
+        ingest,
+        tuple(dict.fromkeys(status_clauses)),
+        tuple(dict.fromkeys(ingest_clauses)),
+        tuple(reasons),
+    )
 
 
 def allowed_statuses(version: str, profile: Profile | None = None) -> frozenset[int]:
@@ -309,6 +341,9 @@ def in_shared_contract(shape: RequestShape) -> bool:
     """CUT-01: inside the contract both versions share (X-TD-Write-Key only, valid names, JSON object)."""
     return (
         shape.method == "POST"
+        and shape.header_key in (Cred.VALID, Cred.UNKNOWN)
+        and is_valid_name(shape.database)
+        and is_valid_name(shape.table)
         and shape.query_key is None
         and shape.authorization is None
         and shape.path is PathShape.OK

@@ -53,7 +53,9 @@ def load_profile(path: Path | None) -> Profile:
     known = {f.name for f in fields(Profile)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ProfileError(f"profile {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ProfileError(
+            f"profile {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     profile = Profile()
     try:
         for key, value in raw.items():

@@ -1,7 +1,8 @@
 """The pytest plugin (entry point ``pytest11``): options, target parametrization, verdicts, reports.
 
 Thin on purpose: options live in :mod:`.options`, run state in :mod:`.session` (kept in ``config.stash``),
-verdicts in :mod:`.verdicts`, read-back checks in :mod:`.readback_items`, reports in :mod:`conformance.report`.
+verdicts in :mod:`.verdicts`, read-back checks in :mod:`.readback_items`, reports in
+:mod:`conformance.report`.
 The plugin stays inert in a pytest run that collects none of the suite's tests.
 """
 
@@ -75,8 +76,10 @@ def pytest_runtest_makereport(
     run = get_run(item.config)
     if not run.started or not verdicts.marked_clauses(item):
         return report
-    if report.when == "call" or (report.when == "setup" and not report.passed) or (
-        report.when == "teardown" and report.failed
+    if (
+        report.when == "call"
+        or (report.when == "setup" and not report.passed)
+        or (report.when == "teardown" and report.failed)
     ):
         outcome = verdicts.classify(item, call, report, run)
         run.outcomes.append(outcome)
@@ -93,7 +96,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         suite.write_reports(session.config, run)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     run = get_run(config)
     if run.started:
         suite.terminal_summary(terminalreporter, run)

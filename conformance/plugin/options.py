@@ -21,41 +21,132 @@ from conformance.contract.profile import Profile, ProfileError, load_profile
 
 # (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
 OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
-    ("--target", "POSTBACK_TARGET", "pb_target", "base URL of the target (scheme://host[:port][/prefix]); "
-     "none: start the embedded reference targets (legacy and v2) on loopback", "str"),
-    ("--api-version", "POSTBACK_API_VERSION", "pb_api_version", "contract to hold the target to: legacy or v2 "
-     "(may be omitted for *.records.in.treasuredata.com and *in.treasuredata.com hosts)", "str"),
-    ("--write-key", "POSTBACK_WRITE_KEY", "pb_write_key", "a valid write key for the target "
-     "(prefer the environment variable: options show up in process lists)", "str"),
-    ("--database", "POSTBACK_DATABASE", "pb_database", "database that accepted probe records go to "
-     "(must exist on a real service; default: conformance)", "str"),
-    ("--table", "POSTBACK_TABLE", "pb_table", "table that accepted probe records go to (default: probe)", "str"),
-    ("--readback", "POSTBACK_READBACK", "pb_readback", "base URL of the target's read-back service "
-     "(protocol v1); none: read-back clauses are skipped", "str"),
-    ("--settle", "POSTBACK_SETTLE", "pb_settle", "seconds ingestion may take before a record counts as absent; "
-     "the run waits about one settle period in total (default 0)", "float"),
-    ("--compare-target", "POSTBACK_COMPARE_TARGET", "pb_compare_target", "second target of a cutover "
-     "comparison (CUT clauses)", "str"),
-    ("--compare-api-version", "POSTBACK_COMPARE_API_VERSION", "pb_compare_api_version",
-     "contract version of the compare target", "str"),
-    ("--compare-write-key", "POSTBACK_COMPARE_WRITE_KEY", "pb_compare_write_key",
-     "write key of the compare target (default: the --write-key)", "str"),
-    ("--compare-readback", "POSTBACK_COMPARE_READBACK", "pb_compare_readback",
-     "read-back URL of the compare target", "str"),
-    ("--profile", "POSTBACK_PROFILE", "pb_profile", "TOML file overriding expectations the docs leave open "
-     "(name lengths, clock tolerance, extra statuses, budget)", "str"),
-    ("--report-dir", "POSTBACK_REPORT_DIR", "pb_report_dir", "where junit.xml, report.html and results.json "
-     "go (default: reports/)", "str"),
-    ("--seed", "POSTBACK_SEED", "pb_seed", "seed for generated requests (default: random, printed in the "
-     "header and stored in results.json)", "int"),
-    ("--max-rps", "POSTBACK_MAX_RPS", "pb_max_rps", "politeness cap in requests per second "
-     "(default: none on loopback, 20 elsewhere)", "float"),
+    (
+        "--target",
+        "POSTBACK_TARGET",
+        "pb_target",
+        "base URL of the target (scheme://host[:port][/prefix]); "
+        "none: start the embedded reference targets (legacy and v2) on loopback",
+        "str",
+    ),
+    (
+        "--api-version",
+        "POSTBACK_API_VERSION",
+        "pb_api_version",
+        "contract to hold the target to: legacy or v2 "
+        "(may be omitted for *.records.in.treasuredata.com and *in.treasuredata.com hosts)",
+        "str",
+    ),
+    (
+        "--write-key",
+        "POSTBACK_WRITE_KEY",
+        "pb_write_key",
+        "a valid write key for the target "
+        "(prefer the environment variable: options show up in process lists)",
+        "str",
+    ),
+    (
+        "--database",
+        "POSTBACK_DATABASE",
+        "pb_database",
+        "database that accepted probe records go to (must exist on a real service; default: conformance)",
+        "str",
+    ),
+    (
+        "--table",
+        "POSTBACK_TABLE",
+        "pb_table",
+        "table that accepted probe records go to (default: probe)",
+        "str",
+    ),
+    (
+        "--readback",
+        "POSTBACK_READBACK",
+        "pb_readback",
+        "base URL of the target's read-back service (protocol v1); none: read-back clauses are skipped",
+        "str",
+    ),
+    (
+        "--settle",
+        "POSTBACK_SETTLE",
+        "pb_settle",
+        "seconds ingestion may take before a record counts as absent; "
+        "the run waits about one settle period in total (default 0)",
+        "float",
+    ),
+    (
+        "--compare-target",
+        "POSTBACK_COMPARE_TARGET",
+        "pb_compare_target",
+        "second target of a cutover comparison (CUT clauses)",
+        "str",
+    ),
+    (
+        "--compare-api-version",
+        "POSTBACK_COMPARE_API_VERSION",
+        "pb_compare_api_version",
+        "contract version of the compare target",
+        "str",
+    ),
+    (
+        "--compare-write-key",
+        "POSTBACK_COMPARE_WRITE_KEY",
+        "pb_compare_write_key",
+        "write key of the compare target (default: the --write-key)",
+        "str",
+    ),
+    (
+        "--compare-readback",
+        "POSTBACK_COMPARE_READBACK",
+        "pb_compare_readback",
+        "read-back URL of the compare target",
+        "str",
+    ),
+    (
+        "--profile",
+        "POSTBACK_PROFILE",
+        "pb_profile",
+        "TOML file overriding expectations the docs leave open "
+        "(name lengths, clock tolerance, extra statuses, budget)",
+        "str",
+    ),
+    (
+        "--report-dir",
+        "POSTBACK_REPORT_DIR",
+        "pb_report_dir",
+        "where junit.xml, report.html and results.json go (default: reports/)",
+        "str",
+    ),
+    (
+        "--seed",
+        "POSTBACK_SEED",
+        "pb_seed",
+        "seed for generated requests (default: random, printed in the header and stored in results.json)",
+        "int",
+    ),
+    (
+        "--max-rps",
+        "POSTBACK_MAX_RPS",
+        "pb_max_rps",
+        "politeness cap in requests per second (default: none on loopback, 20 elsewhere)",
+        "float",
+    ),
     ("--timeout", "POSTBACK_TIMEOUT", "pb_timeout", "per-request timeout in seconds (default 10)", "float"),
-    ("--ca-bundle", "POSTBACK_CA_BUNDLE", "pb_ca_bundle", "CA bundle (PEM) to verify the target's TLS "
-     "certificate with", "str"),
+    (
+        "--ca-bundle",
+        "POSTBACK_CA_BUNDLE",
+        "pb_ca_bundle",
+        "CA bundle (PEM) to verify the target's TLS certificate with",
+        "str",
+    ),
     ("--insecure", None, "pb_insecure", "do not verify TLS certificates", "flag"),
-    ("--allow-insecure-http", None, "pb_allow_insecure_http", "allow sending a write key over plain http "
-     "to a host outside the loopback range", "flag"),
+    (
+        "--allow-insecure-http",
+        None,
+        "pb_allow_insecure_http",
+        "allow sending a write key over plain http to a host outside the loopback range",
+        "flag",
+    ),
 )
 
 DEFAULT_REMOTE_RPS = 20.0
@@ -69,8 +160,14 @@ def add_options(parser: pytest.Parser) -> None:
         if kind == "flag":
             group.addoption(flag, action="store_true", dest=dest, default=False, help=help_text + env_note)
         else:
-            group.addoption(flag, action="store", dest=dest, default=None, metavar=dest[3:].upper(),
-                            help=help_text + env_note)
+            group.addoption(
+                flag,
+                action="store",
+                dest=dest,
+                default=None,
+                metavar=dest[3:].upper(),
+                help=help_text + env_note,
+            )
 
 
 @dataclass(frozen=True)
@@ -141,12 +238,21 @@ def infer_version(url: str) -> str | None:
     return None
 
 
-def _target(url: str | None, version: str | None, key: str | None, readback: str | None,
-            flag: str, key_env: str, allow_http: bool) -> TargetOptions:
+def _target(
+    url: str | None,
+    version: str | None,
+    key: str | None,
+    readback: str | None,
+    flag: str,
+    key_env: str,
+    allow_http: bool,
+) -> TargetOptions:
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise pytest.UsageError(f"{flag} must be an http(s) URL like https://host[:port][/prefix], got {url!r}")
+            raise pytest.UsageError(
+                f"{flag} must be an http(s) URL like https://host[:port][/prefix], got {url!r}"
+            )
         if parts.query or parts.fragment:
             raise pytest.UsageError(f"{flag} must not carry a query or fragment: {url!r}")
         try:
@@ -156,7 +262,8 @@ def _target(url: str | None, version: str | None, key: str | None, readback: str
         version = version or infer_version(url)
         if version is None:
             raise pytest.UsageError(
-                f"cannot tell the API version of {url}: pass {flag.replace('target', 'api-version')} legacy or v2"
+                f"cannot tell the API version of {url}: "
+                f"pass {flag.replace('target', 'api-version')} legacy or v2"
             )
         if not key:
             raise pytest.UsageError(f"a write key is needed for {url}: set {key_env} (or pass the option)")
@@ -175,22 +282,39 @@ def _target(url: str | None, version: str | None, key: str | None, readback: str
 def settings_from_config(config: pytest.Config) -> Settings:
     values = {dest: _raw(config, dest, env) for _, env, dest, _, _ in OPTIONS}
     allow_http = bool(values["pb_allow_insecure_http"])
-    primary = _target(values["pb_target"], values["pb_api_version"], values["pb_write_key"],
-                      values["pb_readback"], "--target", "POSTBACK_WRITE_KEY", allow_http)
+    primary = _target(
+        values["pb_target"],
+        values["pb_api_version"],
+        values["pb_write_key"],
+        values["pb_readback"],
+        "--target",
+        "POSTBACK_WRITE_KEY",
+        allow_http,
+    )
     compare = None
     if values["pb_compare_target"] is not None:
         if primary.url is None:
-            raise pytest.UsageError("--compare-target needs --target (the embedded run already compares both)")
-        compare = _target(values["pb_compare_target"], values["pb_compare_api_version"],
-                          values["pb_compare_write_key"] or values["pb_write_key"],
-                          values["pb_compare_readback"], "--compare-target",
-                          "POSTBACK_COMPARE_WRITE_KEY" if values["pb_compare_write_key"] else "POSTBACK_WRITE_KEY",
-                          allow_http)
+            raise pytest.UsageError(
+                "--compare-target needs --target (the embedded run already compares both)"
+            )
+        compare = _target(
+            values["pb_compare_target"],
+            values["pb_compare_api_version"],
+            values["pb_compare_write_key"] or values["pb_write_key"],
+            values["pb_compare_readback"],
+            "--compare-target",
+            "POSTBACK_COMPARE_WRITE_KEY" if values["pb_compare_write_key"] else "POSTBACK_WRITE_KEY",
+            allow_http,
+        )
     try:
         profile = load_profile(Path(values["pb_profile"]) if values["pb_profile"] else None)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    seed = _number(values["pb_seed"], "--seed", int) if values["pb_seed"] is not None else random.randrange(10**6)
+    seed = (
+        _number(values["pb_seed"], "--seed", int)
+        if values["pb_seed"] is not None
+        else random.randrange(10**6)
+    )
     max_rps = _number(values["pb_max_rps"], "--max-rps", float, 0.1) if values["pb_max_rps"] else None
     if max_rps is None and primary.url is not None:
         hosts = [urlsplit(t.url).hostname or "" for t in (primary, compare) if t and t.url]

@@ -7,7 +7,7 @@ once and reads everything back; each then judges its own test's records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
 
 MAX_LISTED = 5
+Judge = Callable[[Callable[[str, str], None]], None]
 
 
 class Ingestion:
@@ -47,14 +48,44 @@ class Ingestion:
         cid = exchange.request.conformance_id
         if cid is None:
             raise ValueError("only probe records (bodies with a conformance_id) can be read back")
-        self.run.ledger.add(Expected(
-            nodeid=self.nodeid, target=self.target.spec.name,
-            database=database or self.target.spec.database, table=table or self.target.spec.table,
-            conformance_id=cid, ingest=ingest, clauses=tuple(clauses), exchange=exchange, check=check,
-        ))
+        self.run.ledger.add(
+            Expected(
+                nodeid=self.nodeid,
+                target=self.target.spec.name,
+                database=database or self.target.spec.database,
+                table=table or self.target.spec.table,
+                conformance_id=cid,
+                ingest=ingest,
+                clauses=tuple(clauses),
+                exchange=exchange,
+                check=check,
+            )
+        )
 
     def expect_outcome(self, exchange: Exchange, expectation: Expectation, **kwargs: Any) -> None:
         self.expect(exchange, expectation.ingest, expectation.ingest_clauses, **kwargs)
+
+    def observe(self, exchange: Exchange) -> Expected | None:
+        """Read the probe back without expecting anything; ``.records`` is filled after the read-back."""
+        if not self.enabled or exchange.request.conformance_id is None:
+            return None
+        entry = Expected(
+            nodeid=self.nodeid,
+            target=self.target.spec.name,
+            database=self.target.spec.database,
+            table=self.target.spec.table,
+            conformance_id=exchange.request.conformance_id,
+            ingest=Ingest.MAY,
+            clauses=(),
+            exchange=exchange,
+        )
+        self.run.ledger.add(entry)
+        return entry
+
+    def after_readback(self, judge: Judge) -> None:
+        """Run ``judge(record_info)`` once the records are read back (it may raise a ConformanceFailure);
+        ``record_info(clause_id, text)`` reports a measured value on the read-back check."""
+        self.run.ledger.judgements.setdefault(self.nodeid, []).append(judge)
 
 
 class ReadbackCheck(pytest.Item):
@@ -78,15 +109,21 @@ class ReadbackCheck(pytest.Item):
         if run.ledger.error:
             raise RuntimeError(run.ledger.error)
         entries = run.ledger.entries.get(self.origin_nodeid, [])
-        if not entries:
+        judgements = run.ledger.judgements.get(self.origin_nodeid, [])
+        if not entries and not judgements:
             pytest.skip("the test sent nothing to read back (it failed, skipped or had no read-back)")
         failures: list[tuple[Expected, str, str]] = []
         for entry in entries:
             found = len(entry.records)
             if entry.ingest is Ingest.MUST:
                 if found != 1:
-                    failures.append((entry, "the record ingested exactly once",
-                                     f"found {found} time(s) after the settle period"))
+                    failures.append(
+                        (
+                            entry,
+                            "the record ingested exactly once",
+                            f"found {found} time(s) after the settle period",
+                        )
+                    )
                 elif entry.check is not None and (problem := entry.check(entry.records[0])):
                     failures.append((entry, "the record ingested as sent", problem))
             elif entry.ingest is Ingest.MUST_NOT and found:
@@ -95,6 +132,8 @@ class ReadbackCheck(pytest.Item):
                 self._report_may(run, entry, found)
         if failures:
             raise self._failure(failures, run.ledger.settle)
+        for judge in judgements:
+            judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
 
     def _report_may(self, run: Run, entry: Expected, found: int) -> None:
         verdict = "ingested" if found else "not ingested"
@@ -111,5 +150,6 @@ class ReadbackCheck(pytest.Item):
         if len(failures) > 1:
             received += f" (and {len(failures) - 1} more probe(s) of this test)"
         note = f" [{describe_ingest(first.ingest)}; settle {settle:g} s]"
-        return ConformanceFailure(clauses, expected + note, received,
-                                  [entry.exchange for entry, _, _ in failures[:MAX_LISTED]])
+        return ConformanceFailure(
+            clauses, expected + note, received, [entry.exchange for entry, _, _ in failures[:MAX_LISTED]]
+        )

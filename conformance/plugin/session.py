@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import cast
 from datetime import UTC, datetime
 
 import pytest
@@ -69,6 +70,7 @@ class Run:
         self.ledger = Ledger(settings.settle, {})
         self.outcomes: list[Outcome] = []
         self.infos: dict[str, list[tuple[str, str]]] = {}
+        self.evidence: dict[str, list[Exchange]] = {}
         self.started_at = datetime.now(UTC)
         self.finished_at: datetime | None = None
         self.started = False
@@ -92,26 +94,60 @@ class Run:
         verify = ssl_context(settings.ca_bundle, settings.insecure)
         specs: list[tuple[TargetSpec, str]] = []
         if settings.embedded:
+            from conformance.reference.app import ApiVersion
             from conformance.reference.server import ReferenceServer  # only the embedded run needs it
 
             key = f"1/{secrets.token_hex(20)}"
             self.redactor.add(key, "POSTBACK_WRITE_KEY")
             for planned in self.planned:
-                server = ReferenceServer(planned.version, [key])
+                server = ReferenceServer(cast(ApiVersion, planned.version), [key])
                 server.start()
                 self._servers.append(server)
-                specs.append((TargetSpec(planned.name, server.url, planned.version, settings.database,
-                                         settings.table, server.readback_url, embedded=True), key))
+                specs.append(
+                    (
+                        TargetSpec(
+                            planned.name,
+                            server.url,
+                            planned.version,
+                            settings.database,
+                            settings.table,
+                            server.readback_url,
+                            embedded=True,
+                        ),
+                        key,
+                    )
+                )
         else:
             for planned, options in zip(self.planned, (settings.primary, settings.compare), strict=False):
-                assert options is not None and options.url is not None and options.write_key is not None
-                specs.append((TargetSpec(planned.name, options.url, planned.version, settings.database,
-                                         settings.table, options.readback, options.key_env), options.write_key))
+                assert options is not None
+                assert options.url is not None
+                assert options.write_key is not None
+                specs.append(
+                    (
+                        TargetSpec(
+                            planned.name,
+                            options.url,
+                            planned.version,
+                            settings.database,
+                            settings.table,
+                            options.readback,
+                            options.key_env,
+                        ),
+                        options.write_key,
+                    )
+                )
         readbacks: dict[str, ReadbackClient] = {}
         for spec, key in specs:
             keyring = Keyring(key, self.seed)
-            transport = Transport(spec, keyring, self.redactor, self.ids, timeout=settings.timeout,
-                                  max_rps=settings.max_rps, verify=verify)
+            transport = Transport(
+                spec,
+                keyring,
+                self.redactor,
+                self.ids,
+                timeout=settings.timeout,
+                max_rps=settings.max_rps,
+                verify=verify,
+            )
             self.transports[spec.name] = transport
             if not spec.embedded:
                 transport.check_reachable()
@@ -133,6 +169,10 @@ class Run:
 
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
         self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))
+
+    def record_evidence(self, nodeid: str, *exchanges: Exchange) -> None:
+        """Exchanges a report should show even when the test passes (e.g. a cutover difference)."""
+        self.evidence.setdefault(nodeid, []).extend(exchanges)
 
 
 run_key = pytest.StashKey[Run]()

@@ -33,7 +33,7 @@ def configure_hypothesis(config: pytest.Config, run: Run) -> None:
 
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = run.seed
-        core.global_force_seed = run.seed  # type: ignore[attr-defined]
+        core.global_force_seed = run.seed  # type: ignore[assignment]
     settings.register_profile(
         "postback-conformance",
         database=None,
@@ -49,15 +49,20 @@ def header_lines(run: Run) -> list[str]:
     s = run.settings
     lines = []
     if s.embedded:
-        lines.append("postback targets: embedded reference targets on loopback ("
-                     + ", ".join(t.name for t in run.planned) + "), read-back on")
+        lines.append(
+            "postback targets: embedded reference targets on loopback ("
+            + ", ".join(t.name for t in run.planned)
+            + "), read-back on"
+        )
     else:
         for t, options in zip(run.planned, (s.primary, s.compare), strict=False):
             assert options is not None
             readback = options.readback or "none (read-back clauses skip)"
             lines.append(f"postback target {t.name}: {options.url} (api {t.version}), read-back: {readback}")
-    lines.append(f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
-                 f"strict: {'yes' if s.strict else 'no'}  budget: {s.profile.budget}")
+    lines.append(
+        f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
+        f"strict: {'yes' if s.strict else 'no'}  budget: {s.profile.budget}"
+    )
     lines.append(f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json)")
     overrides = s.profile.overrides()
     if overrides:
@@ -82,8 +87,10 @@ def parametrize_targets(metafunc: pytest.Metafunc, run: Run) -> None:
         versions = test_versions(metafunc.definition)
         params = [pytest.param(t.name, id=t.name) for t in run.planned if t.version in versions]
         if not params:
-            reason = (f"applies to {' and '.join(versions) or 'no version'} only; this run certifies "
-                      + ", ".join(f"{t.name} ({t.version})" for t in run.planned))
+            reason = (
+                f"applies to {' and '.join(versions) or 'no version'} only; this run certifies "
+                + ", ".join(f"{t.name} ({t.version})" for t in run.planned)
+            )
             params = [pytest.param(None, id="n/a", marks=pytest.mark.skip(reason=reason))]
         metafunc.parametrize("target", params, indirect=True)
     if "pair" in metafunc.fixturenames:
@@ -91,8 +98,11 @@ def parametrize_targets(metafunc: pytest.Metafunc, run: Run) -> None:
         if len(by_version) == 2:
             param = pytest.param((by_version["legacy"], by_version["v2"]), id="legacy-vs-v2")
         else:
-            param = pytest.param(None, id="n/a", marks=pytest.mark.skip(
-                reason="cutover needs a legacy and a v2 target (--compare-target)"))
+            param = pytest.param(
+                None,
+                id="n/a",
+                marks=pytest.mark.skip(reason="cutover needs a legacy and a v2 target (--compare-target)"),
+            )
         metafunc.parametrize("pair", [param], indirect=True)
 
 
@@ -102,10 +112,11 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
     readback = {t.name for t in run.planned if t.readback}
     checks: list[pytest.Item] = []
     for item in suite:
-        if "ingestion" not in getattr(item, "fixturenames", ()):
+        if not {"ingestion", "pair_ingestion"} & set(getattr(item, "fixturenames", ())):
             continue
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("target") in readback or (params.get("pair") and readback):
+            assert item.parent is not None
             checks.append(ReadbackCheck.from_parent(item.parent, name=f"{item.name}::read-back", origin=item))
     items.extend(checks)
 

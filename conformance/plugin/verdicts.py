@@ -56,7 +56,14 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
     marked = marked_clauses(item)
     infos = dict(run.infos.get(item.nodeid, []))
     detail = {cid: text for cid, text in infos.items()}
-    outcome = Outcome(item.nodeid, target, {}, detail, duration=report.duration)
+    outcome = Outcome(
+        item.nodeid,
+        target,
+        {},
+        detail,
+        duration=report.duration,
+        exchanges=tuple(run.evidence.get(item.nodeid, ())),
+    )
     if report.skipped:
         reason = _skip_reason(report)
         outcome.statuses = dict.fromkeys(marked, "skip")
@@ -71,8 +78,9 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         return outcome
     excinfo = call.excinfo
     failures = list(_failures(excinfo.value)) if excinfo is not None else []
-    if report.when != "call" or (excinfo is not None and not failures
-                                 and not isinstance(excinfo.value, AssertionError)):
+    if report.when != "call" or (
+        excinfo is not None and not failures and not isinstance(excinfo.value, AssertionError)
+    ):
         text = run.redactor(excinfo.exconly() if excinfo is not None else report.longreprtext)
         outcome.statuses = dict.fromkeys(marked, "error")
         outcome.detail = {cid: f"the suite could not run this check: {text}" for cid in marked}
@@ -80,7 +88,7 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         return outcome
     if failures:
         violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
-        outcome.exchanges = tuple(x for f in failures for x in f.exchanges)
+        outcome.exchanges += tuple(x for f in failures for x in f.exchanges)
         messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
     else:
         violated = marked

@@ -278,7 +278,9 @@ class Transport:
         except httpx.TimeoutException:
             raise TargetError(f"target {self.spec.url} did not answer within {self.timeout:g} s") from None
         except httpx.RemoteProtocolError as exc:
-            raise TargetError(f"target {self.spec.url} did not answer in HTTP: {self.redact(str(exc))}") from None
+            raise TargetError(
+                f"target {self.spec.url} did not answer in HTTP: {self.redact(str(exc))}"
+            ) from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
 

@@ -47,8 +47,12 @@ class Credentials:
 
     def shape_fields(self) -> dict[str, Any]:
         """The matching fields of a contract-model RequestShape."""
-        return {"header_key": self.header, "header_name": self.header_name, "query_key": self.query,
-                "authorization": self.authorization}
+        return {
+            "header_key": self.header,
+            "header_name": self.header_name,
+            "query_key": self.query,
+            "authorization": self.authorization,
+        }
 
     def describe(self) -> str:
         parts = []

@@ -47,7 +47,13 @@ class SentRequest:
         """A shell command that sends the same request, keys read from the environment."""
         parts = ["curl", "-sS", "-i", "-X", self.method]
         for key, value in self.headers:
-            if key.lower() in ("host", "content-length", "transfer-encoding", "accept-encoding", "connection"):
+            if key.lower() in (
+                "host",
+                "content-length",
+                "transfer-encoding",
+                "accept-encoding",
+                "connection",
+            ):
                 continue
             parts += ["-H", _shell_word(f"{key}: {value}")]
         if self.chunked:

@@ -28,8 +28,13 @@ class Mutant:
     modules: tuple[str, ...] = ()
 
 
-def mutant(name: str, description: str, versions: tuple[str, ...], breaks: tuple[str, ...],
-           modules: tuple[str, ...] = ()) -> Callable[[AppClass], Mutant]:
+def mutant(
+    name: str,
+    description: str,
+    versions: tuple[str, ...],
+    breaks: tuple[str, ...],
+    modules: tuple[str, ...] = (),
+) -> Callable[[AppClass], Mutant]:
     """Class decorator: ``@mutant(...) class NameIsalnum(PostbackApp): ...`` becomes a :class:`Mutant`."""
 
     def wrap(cls: AppClass) -> Mutant:

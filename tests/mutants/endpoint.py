@@ -9,7 +9,7 @@ from tests.mutants.base import mutant
 BOTH = ("legacy", "v2")
 
 
-@mutant("success-body-not-empty", "answers 200 with {\"status\":\"ok\"} instead of {}", BOTH, ("EP-02",))
+@mutant("success-body-not-empty", 'answers 200 with {"status":"ok"} instead of {}', BOTH, ("EP-02",))
 class SuccessBodyNotEmpty(PostbackApp):
     def success_response(self) -> Response:
         return Response(200, b'{"status":"ok"}')

@@ -1,0 +1,73 @@
+"""Turning an abstract request (a contract-model RequestShape) into a real one on a target.
+
+The property tests and the cutover comparison describe requests as shapes; this sends them, with the
+names, credentials, media type and a body of the shape's kind (a probe record wherever one fits).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from conformance.contract.model import Body, PathShape, RequestShape
+from conformance.transport.client import EVENT_PATH, Transport
+from conformance.transport.credentials import Credentials
+from conformance.transport.exchange import Exchange
+
+
+def credentials_of(shape: RequestShape) -> Credentials:
+    return Credentials(
+        header=shape.header_key,
+        header_name=shape.header_name,
+        query=shape.query_key,
+        authorization=shape.authorization,
+    )
+
+
+def raw_path_of(shape: RequestShape) -> str:
+    db, table = quote(shape.database, safe=""), quote(shape.table, safe="")
+    if shape.path is PathShape.EMPTY_SEGMENT:
+        return f"{EVENT_PATH}//{table}"
+    if shape.path is PathShape.EXTRA_SEGMENT:
+        return f"{EVENT_PATH}/{db}/{table}/extra"
+    return f"{EVENT_PATH}/{db}/{table}"
+
+
+def padded_record(cid: str, size: int) -> bytes:
+    """A JSON object probe record of exactly ``size`` bytes (at least its minimal size)."""
+    base = json.dumps({"conformance_id": cid, "pad": ""}, separators=(",", ":")).encode()
+    return base[:-2] + b"x" * max(0, size - len(base)) + b'"}'
+
+
+def body_of(target: Transport, shape: RequestShape) -> tuple[bytes, str | None]:
+    """A body of the shape's kind and size, carrying a conformance_id wherever the kind allows."""
+    cid = target.ids.next()
+    record = json.dumps({"conformance_id": cid}, separators=(",", ":")).encode()
+    if shape.body in (Body.OBJECT, Body.STRESS):
+        return padded_record(cid, shape.body_bytes), cid
+    if shape.body is Body.NON_OBJECT:
+        return b"[" + record + b"]", cid
+    if shape.body is Body.INVALID_JSON:
+        return record[:-1] + b',"truncated":', cid  # the ID stays readable, the JSON is cut short
+    if shape.body is Body.INVALID_UTF8:
+        return record[:-1] + b',"bad":"\xff\xfe"}', cid
+    return b"", None
+
+
+def send_shape(target: Transport, shape: RequestShape) -> Exchange:
+    body, cid = body_of(target, shape)
+    headers: list[tuple[str, str]] = []
+    if shape.content_type is not None:
+        headers.append(("Content-Type", shape.content_type))
+    cred_headers, query = credentials_of(shape).materialise(target.keys)
+    note = f"a JSON object padded to {len(body):,} bytes" if len(body) > 2048 else ""
+    return target.request(
+        shape.method,
+        raw_path_of(shape),
+        query=query,
+        headers=headers + cred_headers,
+        body=body,
+        chunked=shape.chunked,
+        conformance_id=cid,
+        body_note=note,
+    )
