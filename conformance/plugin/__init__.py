@@ -94,6 +94,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run.started:
         run.stop()
         suite.write_reports(session.config, run)
+        session.exitstatus = suite.exit_status(run, int(session.exitstatus))
 
 
 def pytest_terminal_summary(

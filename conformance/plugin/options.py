@@ -125,6 +125,20 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "int",
     ),
     (
+        "--baseline",
+        "POSTBACK_BASELINE",
+        "pb_baseline",
+        "results.json of an earlier run: report per clause what regressed, was fixed or is new",
+        "str",
+    ),
+    (
+        "--fail-on",
+        "POSTBACK_FAIL_ON",
+        "pb_fail_on",
+        "what fails the run: 'any' MUST failure (default), or only a 'regression' against --baseline",
+        "str",
+    ),
+    (
         "--max-rps",
         "POSTBACK_MAX_RPS",
         "pb_max_rps",
@@ -196,6 +210,8 @@ class Settings:
     ca_bundle: str | None
     insecure: bool
     allow_insecure_http: bool
+    baseline: Path | None = None
+    fail_on: str = "any"
 
     @property
     def embedded(self) -> bool:
@@ -326,7 +342,22 @@ def settings_from_config(config: pytest.Config) -> Settings:
     for name in ("pb_database", "pb_table"):
         if values[name] is not None and not is_valid_name(values[name]):
             raise pytest.UsageError(f"--{name[3:]} must be a name of ASCII letters, digits and _")
+    fail_on = values["pb_fail_on"] or "any"
+    if fail_on not in ("any", "regression"):
+        raise pytest.UsageError(f"--fail-on must be 'any' or 'regression', got {fail_on!r}")
+    baseline = Path(values["pb_baseline"]) if values["pb_baseline"] else None
+    if fail_on == "regression" and baseline is None:
+        raise pytest.UsageError("--fail-on regression needs --baseline FILE (an earlier results.json)")
+    if baseline is not None:
+        from conformance.cutover.baseline import BaselineError, load
+
+        try:
+            load(baseline)
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return Settings(
+        baseline=baseline,
+        fail_on=fail_on,
         primary=primary,
         compare=compare,
         database=values["pb_database"] or "conformance",

@@ -125,6 +125,23 @@ def write_reports(config: pytest.Config, run: Run) -> None:
     from conformance.report import write_all
 
     write_all(run)
+    if run.settings.baseline is not None:
+        import json
+
+        from conformance.cutover.baseline import compare, load
+
+        current = json.loads((run.settings.report_dir / "results.json").read_text(encoding="utf-8"))
+        diff = compare(str(run.settings.baseline), load(run.settings.baseline), current["clauses"])
+        run.baseline_diff = diff
+        path = run.settings.report_dir / "baseline.json"
+        path.write_text(json.dumps(diff.as_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def exit_status(run: Run, status: int) -> int:
+    """``--fail-on regression``: only a regression against the baseline fails the run."""
+    if run.settings.fail_on == "regression" and run.baseline_diff is not None and status in (0, 1):
+        return 1 if run.baseline_diff.regressed else 0
+    return status
 
 
 def terminal_summary(tr: pytest.TerminalReporter, run: Run) -> None:
@@ -133,3 +150,6 @@ def terminal_summary(tr: pytest.TerminalReporter, run: Run) -> None:
     tr.section("postback conformance")
     for line in summary_lines(run):
         tr.write_line(line)
+    if run.baseline_diff is not None:
+        for line in run.baseline_diff.lines():
+            tr.write_line(line)

@@ -1,0 +1,236 @@
+"""Cutover tooling: the two-target comparison (CUT-01..03), baselines and the HAR traffic audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.cutover import audit
+from conformance.cutover.baseline import BaselineError, compare, load
+from conformance.cutover.compare import PROBES, Observed, judge
+from conformance.reference.app import PostbackApp, Rejection
+from conformance.reference.server import ReferenceServer
+from conformance.reference.store import Store
+from tests.suite_runner import SUITE, TEST_KEY, run_pytest
+
+KEY = TEST_KEY
+PROBE = {p.id: p for p in PROBES}
+
+
+class ShortNamesV2(PostbackApp):
+    """Individually conformant (NAME-01 covers 1..128 only) but rejects names longer than 128: CUT-01."""
+
+    def check_name(self, segment: bytes) -> str:
+        name = super().check_name(segment)
+        if len(name) > 128:
+            raise Rejection(400, "name too long")
+        return name
+
+
+def _compare_run(tmp_path: Path, v2_app: PostbackApp | None = None, *args: str):  # type: ignore[no-untyped-def]
+    with ReferenceServer("legacy", [KEY]) as legacy, ReferenceServer("v2", [KEY], app=v2_app) as v2:
+        return run_pytest(
+            [
+                str(SUITE / "test_cutover.py"),
+                "--target",
+                legacy.url,
+                "--api-version",
+                "legacy",
+                "--readback",
+                legacy.readback_url,
+                "--compare-target",
+                v2.url,
+                "--compare-api-version",
+                "v2",
+                "--compare-readback",
+                v2.readback_url,
+                *args,
+            ],
+            tmp_path,
+            env={"POSTBACK_WRITE_KEY": KEY},
+        )
+
+
+def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tmp_path: Path) -> None:
+    """CUT-01 passes, CUT-02 confirms the three documented differences, CUT-03 is reported as info."""
+    run = _compare_run(tmp_path)
+    assert run.exit_code == 0, run.stdout[-3000:]
+    assert run.status("CUT-01", "cutover") == "pass"
+    assert run.status("CUT-02", "cutover") == "info"
+    cut02 = next(c for c in run.results["clauses"] if c["id"] == "CUT-02")
+    assert cut02["detail"].count("confirmed") >= 3 and "NOT as documented" not in cut02["detail"]
+    assert run.status("CUT-03", "cutover") == "info"
+
+
+def test_a_pair_differing_inside_the_shared_contract_fails_cut01(tmp_path: Path) -> None:
+    """A v2 that rejects a valid 200-character name, unlike legacy, fails CUT-01 and nothing else."""
+    app = ShortNamesV2("v2", [KEY], Store())
+    run = _compare_run(tmp_path, app)
+    assert run.exit_code == 1
+    assert run.status("CUT-01", "cutover") == "fail"
+    assert (
+        "200-character table name" in next(c for c in run.results["clauses"] if c["id"] == "CUT-01")["detail"]
+    )
+    failing = {(c["id"], c["target"]) for c in run.results["clauses"] if c["status"] in ("fail", "error")}
+    assert failing == {("CUT-01", "cutover")}
+
+
+@pytest.mark.parametrize(
+    ("probe", "legacy", "v2", "clause", "failed"),
+    [
+        pytest.param(
+            "header-key", Observed(200, True), Observed(200, True), "CUT-01", False, id="shared-same"
+        ),
+        pytest.param(
+            "header-key",
+            Observed(200, True),
+            Observed(200, False),
+            "CUT-01",
+            True,
+            id="shared-ingest-differs",
+        ),
+        pytest.param("header-key", Observed(200), Observed(400), "CUT-01", True, id="shared-status-differs"),
+        pytest.param(
+            "query-key-only", Observed(200, True), Observed(403, False), "CUT-02", False, id="documented"
+        ),
+        pytest.param("json-array", Observed(400), Observed(422), "CUT-03", False, id="undocumented-risk"),
+    ],
+)
+def test_judge_sorts_differences_by_the_contract(
+    probe: str, legacy: Observed, v2: Observed, clause: str, failed: bool
+) -> None:
+    """CUT-01 fails only inside the shared contract; documented (CUT-02) and other (CUT-03) differences inform."""
+    finding = judge(PROBE[probe], legacy, v2)
+    assert (finding.clause, finding.failed) == (clause, failed)
+
+
+def test_documented_difference_not_seen_is_reported_as_not_documented() -> None:
+    """CUT-02: a v2 that still takes the query key is reported as 'NOT as documented'."""
+    finding = judge(PROBE["query-key-only"], Observed(200, True), Observed(200, True))
+    assert "NOT as documented" in finding.text
+
+
+# -- baselines -------------------------------------------------------------------------------------------------
+
+
+def _entry(cid: str, status: str, target: str = "v2") -> dict[str, str]:
+    return {"id": cid, "status": status, "target": target}
+
+
+def test_baseline_sorts_regressions_fixes_and_new_clauses() -> None:
+    """A worse status is a regression, a better one a fix, one checked for the first time is new."""
+    before = [_entry("A", "pass"), _entry("B", "fail"), _entry("C", "skip"), _entry("D", "warn")]
+    after = [_entry("A", "fail"), _entry("B", "pass"), _entry("C", "pass"), _entry("D", "warn")]
+    diff = compare("base.json", before, after)
+    assert [c.id for c in diff.regressed] == ["A"]
+    assert [c.id for c in diff.fixed] == ["B"]
+    assert [c.id for c in diff.new] == ["C"]
+
+
+def test_baseline_of_another_single_target_matches_by_clause() -> None:
+    """Last month's legacy run against today's v2 run: one target each, matched by clause ID."""
+    diff = compare("b", [_entry("EP-01", "pass", "legacy")], [_entry("EP-01", "fail", "v2")])
+    assert [c.id for c in diff.regressed] == ["EP-01"]
+
+
+@pytest.mark.parametrize(
+    "content", [pytest.param("not json", id="not-json"), pytest.param('{"x": 1}', id="not-results")]
+)
+def test_unusable_baseline_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(content)
+    with pytest.raises(BaselineError, match="baseline"):
+        load(path)
+
+
+def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
+    """--fail-on regression: a run no worse than its baseline exits 0, a regression exits 1."""
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps({"clauses": [_entry("CUT-01", "pass", "cutover")]}))
+    same = _compare_run(tmp_path / "same", None, "--baseline", str(baseline), "--fail-on", "regression")
+    assert same.exit_code == 0, same.stdout[-2000:]
+    worse = _compare_run(
+        tmp_path / "worse",
+        ShortNamesV2("v2", [KEY], Store()),
+        "--baseline",
+        str(baseline),
+        "--fail-on",
+        "regression",
+    )
+    assert worse.exit_code == 1
+    assert "REGRESSED CUT-01 on cutover: pass -> fail" in worse.stdout
+    assert json.loads((worse.report_dir / "baseline.json").read_text())["regressed"][0]["id"] == "CUT-01"
+
+
+# -- the HAR audit ---------------------------------------------------------------------------------------------
+
+SECRET = "777/0123456789abcdef0123456789abcdef01234567"
+
+
+def _har_entry(url: str, headers: dict[str, str], body: str = '{"a":1}', method: str = "POST") -> dict:  # type: ignore[type-arg]
+    return {
+        "request": {
+            "method": method,
+            "url": url,
+            "headers": [{"name": k, "value": v} for k, v in headers.items()],
+            "postData": {"mimeType": "application/json", "text": body},
+        }
+    }
+
+
+def _har(tmp_path: Path) -> Path:
+    base = "https://in.treasuredata.com/postback/v3/event"
+    ct = {"Content-Type": "application/json"}
+    entries = [
+        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}),
+        _har_entry(f"{base}/db/t?td_write_key={SECRET.replace('/', '%2F')}", ct),
+        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}, '{"p":"' + "x" * 1_048_100 + '"}'),
+        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET, "Authorization": "Bearer abc.def"}),
+        _har_entry(f"{base}/bad-name/t", {**ct, "X-TD-Write-Key": SECRET}),
+        _har_entry("https://example.com/other", ct),
+    ]
+    path = tmp_path / "traffic.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
+    return path
+
+
+def test_audit_finds_every_request_that_breaks_on_v2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Query key and oversized body break; a Bearer header is at risk; a bad name fails already; the rest keep."""
+    out = tmp_path / "audit.json"
+    status = audit.main([str(_har(tmp_path)), "--json", str(out)])
+    verdicts = [r["verdict"] for r in json.loads(out.read_text())["requests"]]
+    assert verdicts == [audit.KEEPS, audit.BREAKS, audit.BREAKS, audit.AT_RISK, audit.ALREADY]
+    assert status == 1
+    printed = capsys.readouterr().out + out.read_text()
+    assert "td_write_key" in printed and "over v2's 1,048,064-byte cap" in printed
+    for form in (SECRET, SECRET.replace("/", "%2F"), "abc.def"):
+        assert form not in printed
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("{", "not JSON", id="not-json"),
+        pytest.param('{"log": {}}', "not a HAR file", id="no-entries"),
+    ],
+)
+def test_audit_of_a_bad_file_is_one_clear_error(
+    tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.har"
+    path.write_text(content)
+    assert audit.main([str(path), "--json", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_audit_refuses_a_huge_file_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(audit, "MAX_HAR_BYTES", 10)
+    assert audit.main([str(_har(tmp_path)), "--json", str(tmp_path / "a.json")]) == 2
+    assert "up to 10 bytes" in capsys.readouterr().err
