@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from conformance.contract.catalog import Level, Version, clause
+from conformance.contract.catalog import Level, clause
 from conformance.contract.profile import Profile
 
 # [V2] "Payload limits": the request body is capped at 1,048,064 bytes.
@@ -49,8 +49,9 @@ class Authorization:
 
     @property
     def is_td1_credential(self) -> bool:
-        # RFC 9110 section 11.1: auth scheme names are case-insensitive (AUTH-10).
-        return self.scheme.lower() == "td1" and self.key is not None
+        # RFC 9110 section 11.1: auth scheme names are case-insensitive (AUTH-10). An empty key is no key:
+        # "TD1 " on the wire is the bare scheme, a field value has no trailing whitespace (section 5.5).
+        return self.scheme.lower() == "td1" and self.key not in (None, Cred.EMPTY)
 
 
 class Body(StrEnum):
@@ -165,42 +166,61 @@ class _CredentialOutcome:
     reason: str
 
 
-def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
-    """What the credentials alone decide; the most specific clause is named, so a fault is pinned down."""
+def _overridden(shape: RequestShape) -> list[tuple[Cred | None, str]]:
+    """Each credential the request carries that the target must not act on, with the clause that says so.
+
+    Legacy: ?td_write_key under an X-TD-Write-Key ([L] "the header takes precedence", AUTH-04). v2: the
+    X-TD-Write-Key under a TD1 Authorization ([V2] precedence, AUTH-06), ?td_write_key ([V2] "Not
+    supported", AUTH-07), an Authorization that is not TD1 (AUTH-11; its key, None for a bare scheme).
+    """
     cred, source = effective_credential(shape)
     auth = shape.authorization
-    precedence: tuple[str, ...] = ()
-    if shape.version == "legacy" and shape.header_key is not None and shape.query_key is not None:
-        precedence = ("AUTH-04",)  # [L]: the header takes precedence over the URL parameter
-    if shape.version == "v2" and auth is not None and auth.is_td1_credential and shape.header_key is not None:
-        precedence = ("AUTH-06",)  # [V2]: Authorization takes precedence over X-TD-Write-Key
+    if shape.version == "legacy":
+        return [(shape.query_key, "AUTH-04")] if source == "header" and shape.query_key is not None else []
+    out: list[tuple[Cred | None, str]] = []
+    if source == "authorization" and shape.header_key is not None:
+        out.append((shape.header_key, "AUTH-06"))
+    if shape.query_key is not None:
+        out.append((shape.query_key, "AUTH-07"))
+    if auth is not None and not auth.is_td1_credential:
+        out.append((None if auth.key is Cred.EMPTY else auth.key, "AUTH-11"))
+    return out
+
+
+def _key_statuses(cred: Cred | None) -> frozenset[int]:
+    """The statuses a request whose effective credential is ``cred`` may get (EP-05, AUTH-08/09)."""
+    return frozenset({200}) if cred in (Cred.VALID, Cred.UNKNOWN) else AUTH_REJECTION_STATUSES
+
+
+def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
+    """What the credentials alone decide; the most specific clause is named, so a fault is pinned down.
+
+    Where the request also carries a credential the target must not act on, and acting on it would change
+    the answer or the ingestion, the clause that overrides it (precedence, "not supported") is the one
+    named for that part: a target that got it wrong violated that clause, not the one for the key's kind.
+    """
+    cred, source = effective_credential(shape)
+    auth = shape.authorization
     if cred is None:
         specific: tuple[str, ...] = ("AUTH-09",)
         if shape.version == "v2" and shape.query_key is not None:
             specific = ("AUTH-07",)  # [V2]: the URL key is not supported
         elif shape.version == "v2" and auth is not None:
             specific = ("AUTH-11",)  # an Authorization that is not a TD1 credential
-        return _CredentialOutcome(
+        base = _CredentialOutcome(
             AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, specific, specific, "no credential"
         )
-    if cred in (Cred.MALFORMED, Cred.EMPTY):
-        return _CredentialOutcome(
-            AUTH_REJECTION_STATUSES,
-            Ingest.MUST_NOT,
-            ("AUTH-08",),
-            precedence or ("AUTH-08",),
-            f"{cred.value} key in {source}",
+    elif cred in (Cred.MALFORMED, Cred.EMPTY):
+        reason = f"{cred.value} key in {source}"
+        base = _CredentialOutcome(
+            AUTH_REJECTION_STATUSES, Ingest.MUST_NOT, ("AUTH-08",), ("AUTH-08",), reason
         )
-    if cred is Cred.UNKNOWN:
+    elif cred is Cred.UNKNOWN:
         # [V2] "API key validation": answered 200, validated asynchronously, never ingested.
-        return _CredentialOutcome(
-            frozenset({200}),
-            Ingest.MUST_NOT,
-            ("EP-05",),
-            precedence or ("AUTH-08",),
-            f"unknown key in {source}",
+        base = _CredentialOutcome(
+            frozenset({200}), Ingest.MUST_NOT, ("EP-05",), ("AUTH-08",), f"unknown key in {source}"
         )
-    if shape.version == "v2" and auth is not None and not auth.is_td1_credential:
+    elif shape.version == "v2" and auth is not None and not auth.is_td1_credential:
         # AUTH-12 is INFO: the docs do not say whether an unrelated Authorization header blocks the key.
         return _CredentialOutcome(
             AUTH_REJECTION_STATUSES,
@@ -209,8 +229,21 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
             ("AUTH-12",),
             "valid key beside a non-TD1 Authorization",
         )
-    accepted = precedence or _acceptance_clauses(shape, source)
-    return _CredentialOutcome(frozenset({200}), Ingest.MUST, accepted, accepted, f"valid key in {source}")
+    else:
+        accepted = _acceptance_clauses(shape, source)
+        base = _CredentialOutcome(frozenset({200}), Ingest.MUST, accepted, accepted, f"valid key in {source}")
+    overridden = _overridden(shape)
+    # Acting on an overridden key instead: another status (an empty one where 200 is due), or the record
+    # ingested (a valid one where none may be) or lost (any overridden key where the record must be).
+    by_status = [c for key, c in overridden if not _key_statuses(key) <= base.statuses]
+    by_ingest = [c for key, c in overridden if base.ingest is Ingest.MUST or key is Cred.VALID]
+    return _CredentialOutcome(
+        base.statuses,
+        base.ingest,
+        tuple(dict.fromkeys(by_status)) or base.status_clauses,
+        tuple(dict.fromkeys(by_ingest)) or base.ingest_clauses,
+        base.reason,
+    )
 
 
 def _acceptance_clauses(shape: RequestShape, source: str) -> tuple[str, ...]:
@@ -276,9 +309,9 @@ def _body_rules(shape: RequestShape) -> list[_Rule]:
         cid, reason = body_rules[shape.body]
         rules.append(_Rule(frozenset({400}), cid, reason))
     elif shape.body is Body.STRESS:
-        rules.append(
-            _Rule(frozenset({200, 400, 413}), "BODY-08", "a valid object a target may refuse", Ingest.MAY)
-        )
+        # A target may refuse what it cannot represent (RFC 8259 section 9 allows limits); 413 is v2's answer.
+        statuses = frozenset({200, 400, 413} if shape.version == "v2" else {200, 400})
+        rules.append(_Rule(statuses, "BODY-08", "a valid object a target may refuse", Ingest.MAY))
     return rules
 
 

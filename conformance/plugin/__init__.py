@@ -74,6 +74,9 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     run = get_run(item.config)
+    from conformance.report.redaction import redact_report  # lazy: conformance.report imports the plugin
+
+    redact_report(report, run.redactor)  # no write key in tracebacks, -l locals or captured output
     if not run.started or not verdicts.marked_clauses(item):
         return report
     if (
@@ -93,6 +96,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = get_run(session.config)
     if run.started:
         run.stop()
+    if run.ready:
         suite.write_reports(session.config, run)
         session.exitstatus = suite.exit_status(run, int(session.exitstatus))
 
@@ -101,5 +105,5 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     run = get_run(config)
-    if run.started:
+    if run.ready:
         suite.terminal_summary(terminalreporter, run)

@@ -264,7 +264,12 @@ def _target(
     allow_http: bool,
 ) -> TargetOptions:
     if url is not None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise pytest.UsageError(
+                f"{flag} must be an http(s) URL like https://host[:port][/prefix], got {url!r}"
+            ) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise pytest.UsageError(
                 f"{flag} must be an http(s) URL like https://host[:port][/prefix], got {url!r}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import cast
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
+from conformance.cutover.baseline import BaselineDiff
 from conformance.plugin.options import Settings
 from conformance.readback import Ledger, ReadbackClient
 from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
@@ -18,6 +19,16 @@ from conformance.transport.exchange import Exchange
 from conformance.transport.redact import Redactor, install_log_redaction
 
 CUTOVER = "cutover"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation a test found (a ConformanceFailure, redacted): what was expected, what came, and how."""
+
+    clauses: tuple[str, ...]
+    expected: str
+    received: str
+    exchanges: tuple[Exchange, ...] = ()
 
 
 @dataclass
@@ -31,6 +42,7 @@ class Outcome:
     exchanges: tuple[Exchange, ...] = ()
     message: str = ""
     duration: float = 0.0
+    findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (the reports show them)
 
 
 @dataclass(frozen=True)
@@ -71,9 +83,11 @@ class Run:
         self.outcomes: list[Outcome] = []
         self.infos: dict[str, list[tuple[str, str]]] = {}
         self.evidence: dict[str, list[Exchange]] = {}
+        self.baseline_diff: BaselineDiff | None = None
         self.started_at = datetime.now(UTC)
         self.finished_at: datetime | None = None
         self.started = False
+        self.ready = False  # every target is up (reports are written only then)
         self.suite_items = 0
         self._servers: list[object] = []
         for target in (settings.primary, settings.compare):
@@ -154,6 +168,7 @@ class Run:
             if spec.readback:
                 readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)
         self.ledger.readbacks = readbacks
+        self.ready = True
 
     def stop(self) -> None:
         self.finished_at = datetime.now(UTC)
@@ -186,4 +201,4 @@ def elapsed(start: float) -> float:
     return time.monotonic() - start
 
 
-__all__ = ["CUTOVER", "Outcome", "Run", "TargetError", "get_run", "run_key"]
+__all__ = ["CUTOVER", "Finding", "Outcome", "Run", "TargetError", "get_run", "run_key"]

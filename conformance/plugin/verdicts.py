@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.checks import ConformanceFailure
+from conformance.checks import LEVEL_STRENGTH, ConformanceFailure, capped_level
 from conformance.contract.catalog import Level, clause
-from conformance.plugin.session import CUTOVER, Outcome, Run
+from conformance.plugin.session import CUTOVER, Finding, Outcome, Run
 
 
 def marked_clauses(item: pytest.Item) -> tuple[str, ...]:
@@ -47,6 +47,18 @@ def _failures(exc: BaseException) -> Iterator[ConformanceFailure]:
 
 def _level(cid: str, version: str) -> Level:
     return clause(cid).level_for(version)
+
+
+def _violated_levels(
+    violated: tuple[str, ...], failures: list[ConformanceFailure], version: str
+) -> dict[str, Level]:
+    """Each violated clause's level: its catalog level, lowered by a failure's ``level`` cap (a SHOULD part
+    of a MUST clause, BODY-01); the strongest over the failures that name the clause."""
+    levels: dict[str, Level] = {}
+    for cid in violated:
+        found = [capped_level(_level(cid, version), f.level) for f in failures if cid in f.clauses]
+        levels[cid] = max(found or [_level(cid, version)], key=LEVEL_STRENGTH.index)
+    return levels
 
 
 def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, run: Run) -> Outcome:
@@ -89,14 +101,18 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
     if failures:
         violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
         outcome.exchanges += tuple(x for f in failures for x in f.exchanges)
+        outcome.findings = tuple(
+            Finding(f.clauses, run.redactor(f.expected), run.redactor(f.received), f.exchanges) for f in failures
+        )
         messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
     else:
         violated = marked
         messages = [run.redactor(excinfo.exconly()) if excinfo is not None else "assertion failed"]
     outcome.message = run.redactor("\n".join(messages))
-    levels = {_level(cid, version) for cid in violated}
+    clause_levels = _violated_levels(violated, failures, version)
+    levels = set(clause_levels.values())
     for cid in violated:
-        level = _level(cid, version)
+        level = clause_levels[cid]
         if level is Level.MUST or (level is Level.SHOULD and run.settings.strict):
             outcome.statuses[cid] = "fail"
         elif level is Level.SHOULD:

@@ -1,0 +1,188 @@
+"""The contract model on its own: pure, consistent with the clause catalog, and faithful to the docs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conformance.contract.catalog import catalog
+from conformance.contract.model import (
+    V2_BODY_CAP,
+    Authorization,
+    Body,
+    Cred,
+    Ingest,
+    PathShape,
+    RequestShape,
+    allowed_statuses,
+    expect,
+    is_valid_name,
+)
+from conformance.contract.profile import Profile
+
+creds = st.none() | st.sampled_from(list(Cred))
+authorizations = st.none() | st.builds(
+    Authorization, st.sampled_from(["TD1", "td1", "Bearer", "Basic"]), st.none() | st.sampled_from(list(Cred))
+)
+names = st.sampled_from(["db", "t_1", "A" * 128, "a-b", "é", "x\n", ""]) | st.text(min_size=1, max_size=8)
+shapes = st.builds(
+    RequestShape,
+    version=st.sampled_from(["legacy", "v2"]),
+    method=st.sampled_from(["POST", "POST", "PUT", "DELETE", "GET"]),
+    header_key=creds,
+    header_name=st.sampled_from(["X-TD-Write-Key", "x-td-write-key"]),
+    query_key=creds,
+    authorization=authorizations,
+    database=names,
+    table=names,
+    path=st.sampled_from(list(PathShape)),
+    content_type=st.sampled_from([None, "application/json", "text/plain", "Application/JSON; charset=utf-8"]),
+    body=st.sampled_from(list(Body)),
+    body_bytes=st.sampled_from([2, 100, V2_BODY_CAP, V2_BODY_CAP + 1, 8 * 2**20]),
+    chunked=st.booleans(),
+)
+
+
+@settings(max_examples=200, database=None)
+@given(shapes)
+def test_every_expectation_is_well_formed(shape: RequestShape) -> None:
+    """Statuses non-empty and never 5xx; clause IDs real and applicable; MUST ingest only ever with 200."""
+    e = expect(shape)
+    assert e.statuses
+    assert all(200 <= s < 500 for s in e.statuses)
+    assert e.clauses
+    for cid in e.clauses:
+        assert catalog()[cid].applies_to(shape.version)
+    if e.ingest is Ingest.MUST:
+        assert e.statuses == {200}
+
+
+@settings(max_examples=150, database=None)
+@given(shapes)
+def test_posts_stay_within_the_statuses_resp01_allows(shape: RequestShape) -> None:
+    """RESP-01: what the model allows for a POST is a subset of what the version may ever answer."""
+    shape = replace(shape, method="POST")
+    e = expect(shape)
+    assert e.statuses <= allowed_statuses(shape.version) | (
+        {413} if shape.body_bytes > V2_BODY_CAP else set()
+    )
+
+
+@settings(max_examples=150, database=None)
+@given(shapes, creds)
+def test_v2_never_reads_the_query_key(shape: RequestShape, query: Cred | None) -> None:
+    """[V2] table: ?td_write_key is not supported, whatever its value."""
+    v2 = replace(shape, version="v2")
+    assert expect(v2).ingest == expect(replace(v2, query_key=query)).ingest
+
+
+@settings(max_examples=150, database=None)
+@given(shapes, creds)
+def test_on_legacy_the_header_decides_when_present(shape: RequestShape, query: Cred | None) -> None:
+    """[L] Authentication: in case both are provided, the header takes precedence."""
+    legacy = replace(shape, version="legacy", header_key=Cred.VALID)
+    assert expect(legacy).ingest == expect(replace(legacy, query_key=query)).ingest
+
+
+@settings(max_examples=150, database=None)
+@given(shapes)
+def test_anything_rejected_is_never_ingested(shape: RequestShape) -> None:
+    e = expect(shape)
+    if 200 not in e.statuses:
+        assert e.ingest is Ingest.MUST_NOT
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        pytest.param("abc_XYZ_019", True, id="ascii-word"),
+        pytest.param("abc\n", False, id="trailing-newline"),
+        pytest.param("é", False, id="non-ascii-letter"),
+        pytest.param("٣", False, id="arabic-digit"),
+        pytest.param("\u212a", False, id="kelvin-sign"),
+        pytest.param("", False, id="empty"),
+        pytest.param("a-b", False, id="hyphen"),
+    ],
+)
+def test_names_are_matched_in_full_against_ascii(name: str, valid: bool) -> None:
+    """[L]/[V2] Parameters: only ASCII letters, digits and _ (a full match, so no trailing newline)."""
+    assert is_valid_name(name) is valid
+
+
+def test_an_oversized_v2_body_is_413_whatever_its_key() -> None:
+    """SIZE-06: size is decided synchronously, before the key."""
+    for key in (Cred.VALID, Cred.UNKNOWN, Cred.EMPTY, None):
+        e = expect(RequestShape("v2", header_key=key, body_bytes=V2_BODY_CAP + 1))
+        assert e.statuses == {413}
+
+
+@pytest.mark.parametrize(
+    ("shape", "status_clauses", "ingest_clauses"),
+    [
+        pytest.param(
+            RequestShape("legacy", header_key=Cred.UNKNOWN, query_key=Cred.VALID),
+            ("EP-05",),
+            ("AUTH-04",),
+            id="legacy-precedence",
+        ),
+        pytest.param(
+            RequestShape("v2", header_key=Cred.VALID, authorization=Authorization("TD1", Cred.UNKNOWN)),
+            ("EP-05",),
+            ("AUTH-06",),
+            id="v2-precedence",
+        ),
+        pytest.param(
+            RequestShape("v2", header_key=None, query_key=Cred.VALID),
+            ("AUTH-07",),
+            ("AUTH-07",),
+            id="v2-query-key",
+        ),
+        pytest.param(
+            RequestShape("v2", header_key=None, authorization=Authorization("Bearer")),
+            ("AUTH-11",),
+            ("AUTH-11",),
+            id="bearer-alone",
+        ),
+        pytest.param(
+            RequestShape("v2", header_key=None, authorization=Authorization("td1")),
+            ("AUTH-10",),
+            ("AUTH-10",),
+            id="lowercase-scheme",
+        ),
+        pytest.param(
+            RequestShape("legacy", header_name="X-TD-WRITE-KEY"),
+            ("AUTH-02",),
+            ("AUTH-02",),
+            id="header-name-case",
+        ),
+        pytest.param(
+            RequestShape("v2", content_type="application/json; charset=utf-8"),
+            ("BODY-06",),
+            ("BODY-06",),
+            id="charset-variant",
+        ),
+    ],
+)
+def test_outcomes_name_the_most_specific_clause(
+    shape: RequestShape, status_clauses: tuple[str, ...], ingest_clauses: tuple[str, ...]
+) -> None:
+    """A fault is pinned on the clause that decides it, so a mutant is reported for that clause only."""
+    e = expect(shape)
+    assert (e.status_clauses, e.ingest_clauses) == (status_clauses, ingest_clauses)
+
+
+def test_profile_extra_statuses_widen_every_expectation() -> None:
+    profile = Profile(extra_statuses=frozenset({429}))
+    assert 429 in expect(RequestShape("v2"), profile).statuses
+    assert 429 in allowed_statuses("legacy", profile)
+
+
+def test_longer_names_than_the_profile_allows_are_only_reported() -> None:
+    """NAME-05: names over the profile's maximum may be accepted or refused (INFO)."""
+    e = expect(RequestShape("v2", table="t" * 129))
+    assert e.statuses == {200, 400}
+    assert e.ingest is Ingest.MAY
+    assert "NAME-05" in e.clauses
