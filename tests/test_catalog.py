@@ -20,7 +20,7 @@ def _rows() -> dict[str, tuple[str, str, str]]:
 
 
 def test_every_requirement_id_is_in_the_catalog_and_no_other() -> None:
-    """A clause missing from, or unknown to, REQUIREMENTS.md fails (issue: the catalog is the definition of done)."""
+    """A clause missing from, or unknown to, REQUIREMENTS.md fails: the catalog is the definition of done."""
     assert sorted(catalog()) == sorted(_rows())
 
 
