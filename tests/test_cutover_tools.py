@@ -60,7 +60,8 @@ def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tm
     assert run.status("CUT-01", "cutover") == "pass"
     assert run.status("CUT-02", "cutover") == "info"
     cut02 = next(c for c in run.results["clauses"] if c["id"] == "CUT-02")
-    assert cut02["detail"].count("confirmed") >= 3 and "NOT as documented" not in cut02["detail"]
+    assert cut02["detail"].count("confirmed") >= 3
+    assert "NOT as documented" not in cut02["detail"]
     assert run.status("CUT-03", "cutover") == "info"
 
 
@@ -101,7 +102,7 @@ def test_a_pair_differing_inside_the_shared_contract_fails_cut01(tmp_path: Path)
 def test_judge_sorts_differences_by_the_contract(
     probe: str, legacy: Observed, v2: Observed, clause: str, failed: bool
 ) -> None:
-    """CUT-01 fails only inside the shared contract; documented (CUT-02) and other (CUT-03) differences inform."""
+    """CUT-01 fails only inside the shared contract; CUT-02 and CUT-03 differences only inform."""
     finding = judge(PROBE[probe], legacy, v2)
     assert (finding.clause, finding.failed) == (clause, failed)
 
@@ -112,7 +113,7 @@ def test_documented_difference_not_seen_is_reported_as_not_documented() -> None:
     assert "NOT as documented" in finding.text
 
 
-# -- baselines -------------------------------------------------------------------------------------------------
+# -- baselines ---------------------------------------------------------------------------------------
 
 
 def _entry(cid: str, status: str, target: str = "v2") -> dict[str, str]:
@@ -164,7 +165,7 @@ def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
     assert json.loads((worse.report_dir / "baseline.json").read_text())["regressed"][0]["id"] == "CUT-01"
 
 
-# -- the HAR audit ---------------------------------------------------------------------------------------------
+# -- the HAR audit -----------------------------------------------------------------------------------
 
 SECRET = "777/0123456789abcdef0123456789abcdef01234567"
 
@@ -199,14 +200,15 @@ def _har(tmp_path: Path) -> Path:
 def test_audit_finds_every_request_that_breaks_on_v2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Query key and oversized body break; a Bearer header is at risk; a bad name fails already; the rest keep."""
+    """Query key and big body break; Bearer is at risk; a bad name fails already; the rest keep."""
     out = tmp_path / "audit.json"
     status = audit.main([str(_har(tmp_path)), "--json", str(out)])
     verdicts = [r["verdict"] for r in json.loads(out.read_text())["requests"]]
     assert verdicts == [audit.KEEPS, audit.BREAKS, audit.BREAKS, audit.AT_RISK, audit.ALREADY]
     assert status == 1
     printed = capsys.readouterr().out + out.read_text()
-    assert "td_write_key" in printed and "over v2's 1,048,064-byte cap" in printed
+    assert "td_write_key" in printed
+    assert "over v2's 1,048,064-byte cap" in printed
     for form in (SECRET, SECRET.replace("/", "%2F"), "abc.def"):
         assert form not in printed
 
@@ -225,7 +227,9 @@ def test_audit_of_a_bad_file_is_one_clear_error(
     path.write_text(content)
     assert audit.main([str(path), "--json", str(tmp_path / "a.json")]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_audit_refuses_a_huge_file_with_a_clear_error(
