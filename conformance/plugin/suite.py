@@ -124,10 +124,14 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
 def write_reports(config: pytest.Config, run: Run) -> None:
     from conformance.report import write_all
 
-    write_all(run)
-    if run.settings.baseline is not None:
-        import json
+    import json
 
+    write_all(run)
+    with (run.settings.report_dir / "requests.jsonl").open("w", encoding="utf-8") as log:
+        for name, transport in run.transports.items():
+            for line in transport.log:
+                log.write(run.redactor(json.dumps({"target": name, **line}, ensure_ascii=False)) + "\n")
+    if run.settings.baseline is not None:
         from conformance.cutover.baseline import compare, load
 
         current = json.loads((run.settings.report_dir / "results.json").read_text(encoding="utf-8"))

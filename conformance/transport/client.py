@@ -7,6 +7,7 @@ leave this module carry redacted messages only.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import ssl
@@ -113,6 +114,7 @@ class Transport:
         self.timeout = timeout
         self.limiter = RateLimiter(max_rps)
         self.sent = 0
+        self.log: list[dict[str, object]] = []  # every request sent, redacted (reports/requests.jsonl)
         self._count_lock = threading.Lock()
         base = httpx.URL(spec.url)
         self._prefix = base.raw_path.rstrip(b"/").split(b"?")[0]
@@ -182,7 +184,12 @@ class Transport:
         sent = SentRequest(
             method=method,
             url=self.redact(str(url)),
-            headers=tuple((k, self.redact(v)) for k, v in request.headers.multi_items() if k != "user-agent"),
+            # The raw list keeps each field name's spelling as sent (AUTH-02 sends x-td-write-key, ...).
+            headers=tuple(
+                (k.decode("latin-1"), self.redact(v.decode("latin-1")))
+                for k, v in request.headers.raw
+                if k.lower() != b"user-agent"
+            ),
             body=self.redact.bytes(body),
             chunked=chunked,
             conformance_id=conformance_id,
@@ -191,6 +198,7 @@ class Transport:
         self.limiter.wait()
         with self._count_lock:
             self.sent += 1
+            self.log.append(_log_line(sent, body, self.ids.run_id))
         started = time.monotonic()
         try:
             response = (client or self.client).send(request, stream=True)
@@ -235,14 +243,17 @@ class Transport:
         extra_headers: Sequence[tuple[str, str]] = (),
         body_note: str = "",
         client: httpx.Client | None = None,
+        conformance_id: str | None = None,
     ) -> Exchange:
         """Send a request to the endpoint.
 
         Without ``body``, the body is a probe record (``fields`` plus a fresh ``conformance_id``).
+        With ``body``, ``conformance_id`` names the probe ID the raw body carries (from :meth:`probe_body`),
+        so that read-back can look for it even when the body is not valid JSON.
         ``raw_path`` overrides the path built from the names (already percent-encoded, sent as is).
         """
         creds = credentials if credentials is not None else Credentials()
-        cid: str | None = None
+        cid: str | None = conformance_id
         if body is None:
             body, cid = self.probe_body(fields)
         path = raw_path or event_path(database or self.spec.database, table or self.spec.table)
@@ -283,6 +294,19 @@ class Transport:
             ) from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
+
+
+def _log_line(sent: SentRequest, body: bytes, run_id: str) -> dict[str, object]:
+    """One request as logged: enough to compare runs and to audit traffic, never the key or a whole body."""
+    return {
+        "method": sent.method,
+        "url": sent.url,
+        "headers": [f"{k}: {v}" for k, v in sent.headers],
+        "chunked": sent.chunked,
+        "body_bytes": len(body),
+        # The run ID is masked so that two runs with one seed log the same hashes (determinism self-test).
+        "body_sha256": hashlib.sha256(sent.body.replace(run_id.encode(), b"RUN")).hexdigest(),
+    }
 
 
 def _client_address(response: httpx.Response) -> object:
