@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 import os
 import subprocess
 import sys
@@ -62,6 +63,31 @@ def run_pytest(
     return SuiteRun(proc.returncode, proc.stdout, proc.stderr, report_dir)
 
 
+def self_signed_certificate(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 made with the openssl command (the CA bundle is the certificate itself)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+    ]
+    subprocess.run(command, check=True, capture_output=True)
+    return str(cert), str(key)
+
+
 def run_against(
     app_class: type[PostbackApp],
     version: str,
@@ -69,22 +95,44 @@ def run_against(
     *args: str,
     modules: tuple[str, ...] = (),
     lag: float = 0.0,
+    tls: bool = False,
 ) -> SuiteRun:
-    """Serve ``app_class`` as ``version`` on loopback and run the suite (or ``modules`` of it) against it."""
-    app = app_class(version, [TEST_KEY], Store(lag=lag))  # type: ignore[arg-type]
-    with ReferenceServer(version, app=app) as server:  # type: ignore[arg-type]
-        targets = [str(SUITE / m) for m in modules] or [str(SUITE)]
-        return run_pytest(
-            [
-                *targets,
+    """Serve ``app_class`` as ``version`` on loopback and run the suite (or ``modules`` of it) against it.
+
+    ``version="cutover"``: serve it as the v2 side of a comparison with a correct legacy reference target.
+    """
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cert, key = self_signed_certificate(tmp_path) if tls else (None, None)
+    served = "v2" if version == "cutover" else version
+    app = app_class(served, [TEST_KEY], Store(lag=lag))  # type: ignore[arg-type]
+    targets = [str(SUITE / m) for m in modules] or [str(SUITE)]
+    tls_args = ["--ca-bundle", cert] if cert else []
+    with ExitStack() as stack:
+        server = stack.enter_context(ReferenceServer(served, app=app, tls_cert=cert, tls_key=key))  # type: ignore[arg-type]
+        if version == "cutover":
+            legacy = stack.enter_context(ReferenceServer("legacy", [TEST_KEY], tls_cert=cert, tls_key=key))
+            target_args = [
+                "--target",
+                legacy.url,
+                "--api-version",
+                "legacy",
+                "--readback",
+                legacy.readback_url,
+                "--compare-target",
+                server.url,
+                "--compare-api-version",
+                "v2",
+                "--compare-readback",
+                server.readback_url,
+            ]
+        else:
+            target_args = [
                 "--target",
                 server.url,
                 "--api-version",
                 version,
                 "--readback",
                 server.readback_url,
-                *args,
-            ],
-            tmp_path,
-            env={"POSTBACK_WRITE_KEY": TEST_KEY},
-        )
+            ]
+        env = {"POSTBACK_WRITE_KEY": TEST_KEY}
+        return run_pytest([*targets, *target_args, *tls_args, *args], tmp_path, env=env)

@@ -20,6 +20,7 @@ _STOP_TIMEOUT = 10.0
 class ReferenceServer:
     """A reference Postback target on ``host:port`` (port 0: a free port), with read-back at ``/_readback``.
 
+    ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is only checked over https).
     ``app``: serve this app (e.g. a subclass of :class:`PostbackApp` breaking one rule) instead of a new one
     built from ``version``, ``keys``, ``store_path`` and ``lag``. Never writes an access log: a legacy URL may
     carry a write key in its query string.
@@ -34,6 +35,8 @@ class ReferenceServer:
         store_path: str | None = None,
         lag: float = 0.0,
         app: PostbackApp | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self._owns_store = app is None
         self.app = app if app is not None else PostbackApp(version, keys, Store(store_path or MEMORY, lag))
@@ -43,6 +46,8 @@ class ReferenceServer:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self._stopped = False
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
 
     @property
     def store(self) -> Store:
@@ -51,7 +56,8 @@ class ReferenceServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def readback_url(self) -> str:
@@ -82,6 +88,8 @@ class ReferenceServer:
             access_log=False,
             log_level="warning",
             server_header=False,
+            ssl_certfile=self.tls_cert,
+            ssl_keyfile=self.tls_key,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

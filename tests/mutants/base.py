@@ -14,6 +14,8 @@ AppClass = type[PostbackApp]
 class Mutant:
     """A faulty target: served as each of ``versions``; the suite must report ``breaks`` as failing.
 
+    The version ``"cutover"`` means: served as the v2 side of a comparison with a correct legacy target.
+
     ``breaks`` lists the clause IDs the mutant violates (MUST clauses must come out ``fail``, SHOULD
     clauses ``warn``); every other clause must not fail (no collateral false alarm). ``app`` is a
     subclass of the reference app. ``select`` optionally narrows the suite run (a ``-k``/``-m``-free
@@ -26,6 +28,7 @@ class Mutant:
     breaks: tuple[str, ...]
     app: AppClass
     modules: tuple[str, ...] = ()
+    tls: bool = False  # serve over https (EP-04 is only checked there)
 
 
 def mutant(
@@ -34,10 +37,11 @@ def mutant(
     versions: tuple[str, ...],
     breaks: tuple[str, ...],
     modules: tuple[str, ...] = (),
+    tls: bool = False,
 ) -> Callable[[AppClass], Mutant]:
     """Class decorator: ``@mutant(...) class NameIsalnum(PostbackApp): ...`` becomes a :class:`Mutant`."""
 
     def wrap(cls: AppClass) -> Mutant:
-        return Mutant(name, description, versions, breaks, cls, modules)
+        return Mutant(name, description, versions, breaks, cls, modules, tls)
 
     return wrap

@@ -36,3 +36,16 @@ class UnknownKeyRefused(PostbackApp):
         if key and not self.is_known_key(key) and len(key) > 40:
             raise Rejection(403, "unknown key")
         return key
+
+
+@mutant(
+    "no-hsts",
+    "serves https without Strict-Transport-Security",
+    ("v2",),
+    ("EP-04",),
+    ("test_endpoint.py",),
+    tls=True,
+)
+class NoHsts(PostbackApp):
+    def success_response(self) -> Response:
+        return Response(200, b"{}")
