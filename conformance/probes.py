@@ -28,6 +28,8 @@ def raw_path_of(shape: RequestShape) -> str:
     db, table = quote(shape.database, safe=""), quote(shape.table, safe="")
     if shape.path is PathShape.EMPTY_SEGMENT:
         return f"{EVENT_PATH}//{table}"
+    if shape.path is PathShape.MISSING_SEGMENT:
+        return f"{EVENT_PATH}/{db}"
     if shape.path is PathShape.EXTRA_SEGMENT:
         return f"{EVENT_PATH}/{db}/{table}/extra"
     return f"{EVENT_PATH}/{db}/{table}"
