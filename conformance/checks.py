@@ -9,20 +9,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from conformance.contract.catalog import Level
 from conformance.contract.model import Expectation, Ingest
 from conformance.transport.exchange import Exchange
 
 
 class ConformanceFailure(AssertionError):
-    """A target did not do what a clause requires."""
+    """A target did not do what a clause requires.
+
+    ``level`` caps the clauses' catalog level for this failure only: where a clause makes one part weaker
+    than the rest (BODY-01: floats, null, nested objects and arrays are SHOULD inside a MUST clause), a miss
+    of that part is reported at the weaker level. None: the catalog level decides.
+    """
 
     def __init__(
-        self, clauses: Iterable[str], expected: str, received: str, exchanges: Iterable[Exchange] = ()
+        self,
+        clauses: Iterable[str],
+        expected: str,
+        received: str,
+        exchanges: Iterable[Exchange] = (),
+        level: Level | None = None,
     ):
         self.clauses = tuple(dict.fromkeys(clauses))
         self.expected = expected
         self.received = received
         self.exchanges = tuple(exchanges)
+        self.level = level
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -37,8 +49,21 @@ class ConformanceFailure(AssertionError):
         return "\n".join(lines)
 
 
-def fail(clauses: Iterable[str], expected: str, received: str, *exchanges: Exchange) -> ConformanceFailure:
-    return ConformanceFailure(clauses, expected, received, exchanges)
+def fail(
+    clauses: Iterable[str], expected: str, received: str, *exchanges: Exchange, level: Level | None = None
+) -> ConformanceFailure:
+    return ConformanceFailure(clauses, expected, received, exchanges, level)
+
+
+# Weakest first: a failure's level cap can only lower a clause's level, never raise it.
+LEVEL_STRENGTH = (Level.INFO, Level.SHOULD, Level.MUST)
+
+
+def capped_level(level: Level, cap: Level | None) -> Level:
+    """``level`` lowered to ``cap`` (None: no cap)."""
+    if cap is None or LEVEL_STRENGTH.index(cap) >= LEVEL_STRENGTH.index(level):
+        return level
+    return cap
 
 
 def _statuses(statuses: Iterable[int]) -> str:

@@ -1,0 +1,344 @@
+"""Request bodies for the BODY clauses: raw-body cases, a JSON classifier, value comparison, strategies.
+
+Every case body is built from a probe record (``{"conformance_id": ...}``) so that, wherever the bytes still
+hold the probe's ID, read-back can prove the record was (not) ingested. Sources: RFC 8259 (JSON), the legacy
+doc ("The JSON content immediately becomes a record"), [TD-OAS] 2.0.0 (body ``type: object``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+from conformance.contract.model import Body
+
+# Fields the suite or the service gives a meaning: never generated as ordinary fields. "td_*" names are the
+# [TD-OAS] "Suggested Parameters" (td_record_time, td_global_id, td_ua), which a target may treat specially.
+RESERVED_FIELDS = frozenset({"conformance_id", "time"})
+# JSON integers every implementation holds exactly (RFC 8259 section 6: IEEE 754 doubles, +-(2**53)).
+SAFE_INT = 2**53
+# Nesting deeper than this makes a valid object a "stress" body a target may refuse (RFC 8259 section 9).
+STRESS_DEPTH = 100
+# Integers longer than this are "stress" too (RFC 8259 section 6 lets implementations limit the range).
+STRESS_DIGITS = 4000
+SHOWN = 80
+
+Build = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class BodyCase:
+    """A named raw body built from a probe record ``probe`` (its bytes), of a contract-model kind."""
+
+    name: str
+    kind: Body
+    build: Build
+    note: str = ""
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def body(self, probe: bytes) -> bytes:
+        return self.build(probe)
+
+    @property
+    def carries_probe(self) -> bool:
+        """Whether the body keeps the probe's ID readable (so read-back can look for the record)."""
+        return b"sample-probe-id" in self.build(b'{"conformance_id":"sample-probe-id"}')
+
+
+def members(raw: bytes) -> Build:
+    """Append raw object members to the probe record: ``{"conformance_id":"…",<raw>}``."""
+    return lambda probe: probe[:-1] + b"," + raw + b"}"
+
+
+def _const(raw: bytes) -> Build:
+    return lambda probe: raw
+
+
+# BODY-03 (RFC 8259 sections 2-8): not one JSON text. Most keep the probe ID readable, so a lenient parser
+# that ingests them anyway is caught by read-back.
+INVALID_JSON_CASES = (
+    BodyCase("missing-closing-brace", Body.INVALID_JSON, lambda p: p[:-1]),
+    BodyCase("truncated-after-colon", Body.INVALID_JSON, lambda p: p[:-1] + b',"x":'),
+    BodyCase("truncated-inside-string", Body.INVALID_JSON, lambda p: p[:-1] + b',"x":"abc'),
+    BodyCase("trailing-word", Body.INVALID_JSON, lambda p: p + b" x"),
+    BodyCase("second-object", Body.INVALID_JSON, lambda p: p + b'{"b":2}'),
+    BodyCase("trailing-comma", Body.INVALID_JSON, lambda p: p[:-1] + b",}"),
+    BodyCase("single-quotes", Body.INVALID_JSON, lambda p: p.replace(b'"', b"'")),
+    BodyCase(
+        "unquoted-key", Body.INVALID_JSON, lambda p: p.replace(b'"conformance_id"', b"conformance_id", 1)
+    ),
+    BodyCase("comment", Body.INVALID_JSON, lambda p: p[:-1] + b"/* note */}"),
+    BodyCase("nan", Body.INVALID_JSON, members(b'"n":NaN'), "RFC 8259 section 6: no NaN"),
+    BodyCase("minus-infinity", Body.INVALID_JSON, members(b'"n":-Infinity'), "RFC 8259 section 6"),
+    BodyCase("leading-zero", Body.INVALID_JSON, members(b'"n":012')),
+    BodyCase("hex-number", Body.INVALID_JSON, members(b'"n":0x1F')),
+    BodyCase("raw-tab-in-string", Body.INVALID_JSON, members(b'"s":"a\tb"'), "RFC 8259 section 7"),
+    BodyCase("invalid-escape", Body.INVALID_JSON, members(b'"s":"\\x41"'), "RFC 8259 section 7"),
+    BodyCase("whitespace-only", Body.INVALID_JSON, _const(b" \r\n\t")),
+    # RFC 8259 section 8.1: JSON text exchanged between systems is UTF-8 (RFC 3629 forbids the rest).
+    BodyCase("byte-ff", Body.INVALID_UTF8, members(b'"s":"\xff"')),
+    BodyCase("overlong-slash", Body.INVALID_UTF8, members(b'"s":"\xc0\xaf"')),
+    BodyCase("encoded-surrogate", Body.INVALID_UTF8, members(b'"s":"\xed\xa0\x80"')),
+    BodyCase("truncated-sequence", Body.INVALID_UTF8, members(b'"s":"\xe2\x82"')),
+    BodyCase("latin-1-text", Body.INVALID_UTF8, members(b'"s":"caf\xe9"')),
+)
+
+# BODY-04 (legacy doc: the JSON "becomes a record"; [TD-OAS] 2.0.0: ``type: object``).
+NON_OBJECT_CASES = (
+    BodyCase("empty-array", Body.NON_OBJECT, _const(b"[]")),
+    BodyCase("array-of-scalars", Body.NON_OBJECT, _const(b'[1,"two",true,null]')),
+    BodyCase("array-holding-a-probe", Body.NON_OBJECT, lambda p: b"[" + p + b"]"),
+    BodyCase("array-holding-a-probe-and-more", Body.NON_OBJECT, lambda p: b"[" + p + b',{"b":2},3]'),
+    BodyCase("string", Body.NON_OBJECT, _const(b'"conformance"')),
+    BodyCase("string-holding-probe-json", Body.NON_OBJECT, lambda p: json.dumps(p.decode()).encode()),
+    BodyCase("integer", Body.NON_OBJECT, _const(b"1234")),
+    BodyCase("float", Body.NON_OBJECT, _const(b"-1.5e3")),
+    BodyCase("true", Body.NON_OBJECT, _const(b"true")),
+    BodyCase("false", Body.NON_OBJECT, _const(b"false")),
+    BodyCase("null", Body.NON_OBJECT, _const(b"null")),
+)
+
+_MANY_KEYS = b",".join(b'"k%05d":%d' % (i, i) for i in range(20_000))
+
+# BODY-08: bodies well within the v2 cap that stress a parser. Valid objects are STRESS (200, 400 or 413).
+STRESS_CASES = (
+    BodyCase("deep-arrays-10000", Body.STRESS, members(b'"deep":' + b"[" * 10_000 + b"]" * 10_000)),
+    BodyCase(
+        "deep-objects-10000", Body.STRESS, members(b'"deep":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000)
+    ),
+    BodyCase("unclosed-arrays-100000", Body.INVALID_JSON, members(b'"deep":' + b"[" * 100_000)),
+    BodyCase("many-keys-20000", Body.STRESS, members(_MANY_KEYS)),
+    BodyCase("huge-exponent", Body.STRESS, members(b'"n":1e999999')),
+    BodyCase("integer-of-5000-digits", Body.STRESS, members(b'"n":' + b"9" * 5000)),
+    BodyCase("negative-zero", Body.STRESS, members(b'"n":-0')),
+    BodyCase("float-underflow", Body.STRESS, members(b'"n":1e-400')),
+    BodyCase("string-of-512-kib", Body.STRESS, members(b'"s":"' + b"a" * 524_288 + b'"')),
+    BodyCase(
+        "many-unicode-escapes", Body.STRESS, members(b'"s":"' + b"\\u00e9\\ud83d\\ude00" * 5_000 + b'"')
+    ),
+)
+
+# BODY-08: odd header fields on a valid probe record (RFC 9110 section 5.3: Content-Type is a singleton).
+ODD_HEADER_CASES = (
+    BodyCase(
+        "duplicate-content-type", Body.OBJECT, lambda p: p, headers=(("Content-Type", "application/json"),)
+    ),
+    BodyCase("conflicting-content-type", Body.OBJECT, lambda p: p, headers=(("Content-Type", "text/plain"),)),
+    BodyCase(
+        "header-value-of-6-kib", Body.OBJECT, lambda p: p, headers=(("X-Conformance-Padding", "a" * 6144),)
+    ),
+    BodyCase(
+        "one-hundred-extra-headers",
+        Body.OBJECT,
+        lambda p: p,
+        headers=tuple((f"X-Conformance-{n}", str(n)) for n in range(100)),
+    ),
+)
+# Content-Type values sent instead of application/json in BODY-08 (not JSON's charset; malformed parameters).
+ODD_CONTENT_TYPES = (
+    "application/json; charset=latin-1",
+    "application/json;;=;",
+    "application/json; charset=",
+)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # RFC 8259 section 6
+
+
+def _depth(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def classify(body: bytes) -> Body:
+    """The contract-model kind of a raw body: the suite's own strict RFC 8259 reading of it.
+
+    For generated bodies of a few KiB at most (deeper nesting than Python's parser follows raises
+    RecursionError). A valid object holding a number no double or 4000 digits hold, or nested more than
+    STRESS_DEPTH levels, is a STRESS body (RFC 8259 sections 6 and 9 let implementations set such limits).
+    """
+    if not body:
+        return Body.EMPTY
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return Body.INVALID_UTF8
+    if text.startswith("\ufeff"):
+        # RFC 8259 section 8.1: a parser MAY ignore a leading byte order mark, so an object after one is
+        # an object a target may accept or refuse; anything else stays what it is.
+        rest = classify(body[3:])
+        return {Body.OBJECT: Body.STRESS, Body.EMPTY: Body.INVALID_JSON}.get(rest, rest)
+    stressed: list[str] = []
+
+    def parse_int(digits: str) -> int:
+        if len(digits.lstrip("-")) > STRESS_DIGITS:
+            stressed.append(digits[:20])
+            return 0
+        return int(digits)
+
+    def parse_float(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            stressed.append(number)
+            return 0.0
+        return value
+
+    try:
+        value = json.loads(
+            text, parse_int=parse_int, parse_float=parse_float, parse_constant=_reject_constant
+        )
+    except ValueError:
+        return Body.INVALID_JSON
+    if not isinstance(value, dict):
+        return Body.NON_OBJECT
+    return Body.STRESS if stressed or _depth(value) > STRESS_DEPTH else Body.OBJECT
+
+
+# -- comparing what was sent with what was ingested (BODY-01) -----------------------------------------------
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def show(value: object) -> str:
+    """A short, ASCII-only rendering of a JSON value for a failure message."""
+    text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def compare_value(sent: object, got: object) -> str | None:
+    """None when ``got`` has the JSON type and value of ``sent`` (numbers compare by value), else why not."""
+    if json_type(sent) != json_type(got):
+        return f"sent {show(sent)} ({json_type(sent)}), ingested {show(got)} ({json_type(got)})"
+    if isinstance(sent, list) and isinstance(got, list):
+        if len(sent) != len(got):
+            return f"sent an array of {len(sent)}, ingested {show(got)}"
+        for index, (a, b) in enumerate(zip(sent, got, strict=True)):
+            if problem := compare_value(a, b):
+                return f"[{index}]: {problem}"
+        return None
+    if isinstance(sent, dict) and isinstance(got, dict):
+        if set(sent) != set(got):
+            return f"sent the keys {show(sorted(sent))}, ingested {show(sorted(got))}"
+        for key in sent:
+            if problem := compare_value(sent[key], got[key]):
+                return f"{show(key)}: {problem}"
+        return None
+    if sent != got:
+        return f"sent {show(sent)}, ingested {show(got)}"
+    return None
+
+
+def compare_fields(sent: Mapping[str, object], record: Mapping[str, Any]) -> str | None:
+    """None when every sent field is in ``record`` with its JSON type and value, else the first problems."""
+    problems = []
+    for key, value in sent.items():
+        if key not in record:
+            problems.append(f"field {show(key)} is missing (sent {show(value)})")
+        elif problem := compare_value(value, record[key]):
+            problems.append(f"field {show(key)}: {problem}")
+    if not problems:
+        return None
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more
+
+
+# -- hypothesis strategies (abstract JSON values; never keys or credentials) --------------------------------
+
+
+def texts(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Any Unicode text that UTF-8 can carry (no lone surrogates): controls, NUL, emoji, RTL included."""
+    return st.text(st.characters(codec="utf-8"), max_size=max_size)
+
+
+def field_names() -> st.SearchStrategy[str]:
+    return texts(16).filter(lambda k: bool(k) and k not in RESERVED_FIELDS and not k.startswith("td_"))
+
+
+def must_values() -> st.SearchStrategy[object]:
+    """BODY-01's MUST part: strings, integers within +-2**53, booleans."""
+    return st.one_of(texts(), st.integers(-SAFE_INT, SAFE_INT), st.booleans())
+
+
+def must_objects() -> st.SearchStrategy[dict[str, object]]:
+    return st.dictionaries(field_names(), must_values(), min_size=1, max_size=8)
+
+
+def _json_scalars() -> st.SearchStrategy[object]:
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-SAFE_INT, SAFE_INT),
+        st.floats(allow_nan=False, allow_infinity=False),
+        texts(20),
+    )
+
+
+def json_values() -> st.SearchStrategy[object]:
+    return st.recursive(
+        _json_scalars(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts(8), inner, max_size=4),
+        max_leaves=10,
+    )
+
+
+def non_objects() -> st.SearchStrategy[object]:
+    """BODY-04: valid JSON texts that are not objects: scalars and arrays (of anything)."""
+    return st.one_of(_json_scalars(), st.lists(json_values(), max_size=5))
+
+
+def json_loads(body: bytes) -> Any:
+    """A body the classifier called an object, parsed (numbers too long for Python's int become 0)."""
+    return json.loads(body, parse_int=lambda digits: int(digits) if len(digits) <= STRESS_DIGITS else 0)
+
+
+def dump(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+Edit = tuple[str, int, int]
+
+
+def edits() -> st.SearchStrategy[list[Edit]]:
+    """One to three byte edits (replace, insert, delete) at positions taken modulo the body's length."""
+    op = st.tuples(
+        st.sampled_from(("replace", "insert", "delete")), st.integers(0, 4095), st.integers(0, 255)
+    )
+    return st.lists(op, min_size=1, max_size=3)
+
+
+def apply_edits(body: bytes, ops: list[Edit]) -> bytes:
+    data = bytearray(body)
+    for kind, position, byte in ops:
+        if kind == "insert":
+            data.insert(position % (len(data) + 1), byte)
+        elif data and kind == "replace":
+            data[position % len(data)] = byte
+        elif data:
+            del data[position % len(data)]
+    return bytes(data)

@@ -1,0 +1,135 @@
+"""Mutants of the BODY clauses: the request body and the ingested record."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from conformance.reference.app import PostbackApp, Rejection
+from tests.mutants.base import mutant
+
+BOTH = ("legacy", "v2")
+BODY = ("test_body.py",)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+@mutant(
+    "body-values-stringified",
+    'stores every field as a string (the GET pixel form\'s rule applied to POST): 1234 becomes "1234"',
+    BOTH,
+    ("BODY-01",),
+    BODY,
+)
+class ValuesStringified(PostbackApp):
+    def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
+        record = super().build_record(document, received_at)
+        return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in record.items()}
+
+
+@mutant(
+    "body-time-in-milliseconds",
+    "stamps records without time with the receive time in milliseconds (JavaScript's Date.now())",
+    BOTH,
+    ("BODY-02",),
+    BODY,
+)
+class TimeInMilliseconds(PostbackApp):
+    def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
+        record = dict(document)
+        record.setdefault("time", int(received_at * 1000))
+        return record
+
+
+@mutant(
+    "body-trailing-data-accepted",
+    "parses the first JSON value with raw_decode and ignores whatever follows it",
+    BOTH,
+    ("BODY-03",),
+    BODY,
+)
+class TrailingDataAccepted(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        try:
+            text = body.decode("utf-8").lstrip(" \t\r\n")
+            _, end = json.JSONDecoder().raw_decode(text)
+        except (ValueError, RecursionError):
+            return super().parse_body(body)
+        return super().parse_body(text[:end].encode("utf-8"))
+
+
+@mutant(
+    "body-array-accepted",
+    "takes a JSON array as a batch: its first object is ingested, an array without one is answered 200",
+    BOTH,
+    ("BODY-04",),
+    BODY,
+)
+class ArrayAccepted(PostbackApp):
+    def check_object(self, value: object) -> dict[str, Any]:
+        if isinstance(value, list):
+            objects = [item for item in value if isinstance(item, dict)]
+            return objects[0] if objects else {}
+        return super().check_object(value)
+
+
+@mutant(
+    "body-empty-accepted",
+    "treats an empty body as {} and ingests a record holding only time",
+    BOTH,
+    ("BODY-05",),
+    BODY,
+)
+class EmptyAccepted(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        return {} if not body else super().parse_body(body)
+
+
+@mutant(
+    "body-charset-rejected",
+    "compares the whole Content-Type with 'application/json', so a charset parameter is answered 415",
+    BOTH,
+    ("BODY-06",),
+    BODY,
+)
+class CharsetRejected(PostbackApp):
+    def is_json_media_type(self, content_type: str | None) -> bool:
+        return content_type is not None and content_type.strip().lower() == "application/json"
+
+
+@mutant(
+    "body-text-plain-accepted",
+    "accepts text/plain as well as application/json (some clients cannot set the header)",
+    BOTH,
+    ("BODY-07",),
+    BODY,
+)
+class TextPlainAccepted(PostbackApp):
+    def is_json_media_type(self, content_type: str | None) -> bool:
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
+        return media_type == "text/plain" or super().is_json_media_type(content_type)
+
+
+@mutant(
+    "body-deep-nesting-500",
+    "parses with no nesting limit and no RecursionError guard: deep nesting is answered 500",
+    BOTH,
+    ("BODY-08",),
+    BODY,
+)
+class DeepNesting500(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        try:
+            return json.loads(body.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite)
+        except ValueError:
+            raise Rejection(400, "the body is not valid JSON") from None
