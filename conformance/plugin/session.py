@@ -42,7 +42,7 @@ class Outcome:
     exchanges: tuple[Exchange, ...] = ()
     message: str = ""
     duration: float = 0.0
-    findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (the reports show them)
+    findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (for reports)
 
 
 @dataclass(frozen=True)

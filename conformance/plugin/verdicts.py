@@ -102,7 +102,8 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
         outcome.exchanges += tuple(x for f in failures for x in f.exchanges)
         outcome.findings = tuple(
-            Finding(f.clauses, run.redactor(f.expected), run.redactor(f.received), f.exchanges) for f in failures
+            Finding(f.clauses, run.redactor(f.expected), run.redactor(f.received), f.exchanges)
+            for f in failures
         )
         messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
     else:

@@ -1,39 +1,70 @@
-"""Reports: results.json, junit.xml and report.html, all written on every run to ``--report-dir``."""
+"""Reports: results.json, junit.xml and report.html, all written on every run to ``--report-dir``.
+
+The plugin calls :func:`write_all` at the end of the session and :func:`summary_lines` for the terminal.
+Every text passes through the run's redactor: no write key reaches a report or the terminal.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
 from conformance.plugin.session import Run
 from conformance.report import results as results_json
 from conformance.report.results import ClauseResult, aggregate
 
-_last: dict[int, list[ClauseResult]] = {}
+MAX_SUMMARY = 25  # clause lines in the terminal summary; report.html has them all
+
+_last: dict[int, tuple[list[ClauseResult], list[str]]] = {}
 
 
-def write_all(run: Run) -> None:
-    directory = run.settings.report_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    results = aggregate(run)
-    _last[id(run)] = results
-    results_json.write(run, results, directory / "results.json")
+def write_all(run: Run) -> list[str]:
+    """Write the three reports; returns the problems met (each report is attempted whatever the others do)."""
     from conformance.report import html, junit
 
-    junit.write(run, directory / "junit.xml")
-    html.write(run, results, directory / "report.html")
+    directory = run.settings.report_dir
+    results = aggregate(run)
+    writers: list[tuple[str, Callable[[Path], object]]] = [
+        ("results.json", lambda path: results_json.write(run, results, path)),
+        ("junit.xml", lambda path: junit.write(run, results, path)),
+        ("report.html", lambda path: html.write(run, results, path)),
+    ]
+    problems: list[str] = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.append(f"cannot create the report directory {directory}: {exc.strerror}")
+        writers = []
+    for name, writer in writers:
+        try:
+            writer(directory / name)
+        except Exception as exc:  # one broken report must not cost the other two
+            problems.append(run.redactor(f"could not write {name}: {type(exc).__name__}: {exc}"))
+    _last[id(run)] = (results, problems)
+    return problems
 
 
 def summary_lines(run: Run) -> list[str]:
-    results = _last.get(id(run)) or aggregate(run)
+    results, problems = _last.get(id(run)) or (aggregate(run), [])
     counts = Counter(r.status for r in results)
     verdict = results_json.verdict(results)
-    lines = [f"verdict: {verdict.upper()}  ("
-             + ", ".join(f"{counts[s]} {s}" for s in results_json.PRIORITY if counts[s]) + " clause verdicts)"]
+    tally = ", ".join(f"{counts[s]} {s}" for s in results_json.PRIORITY if counts[s])
+    lines = [f"verdict: {verdict.upper()}  ({tally} clause verdicts)"]
+    grouped: dict[tuple[str, str], list[ClauseResult]] = {}
     for r in results:
         if r.status in ("fail", "error", "warn"):
-            first = r.detail.splitlines()[0] if r.detail else ""
-            lines.append(f"  {r.status.upper():5} {r.id:8} [{r.level}] on {r.target}: {first[:160]}")
-    lines.append(f"requests sent: {run.requests_sent}; probe records carry conformance_id {run.run_id}-*")
+            grouped.setdefault((r.status, r.id), []).append(r)
+    ordered = sorted(grouped.items(), key=lambda item: results_json.PRIORITY.index(item[0][0]))
+    for (status, cid), entries in ordered[:MAX_SUMMARY]:
+        first = entries[0].detail.splitlines()[0] if entries[0].detail else ""
+        targets = ", ".join(e.target for e in entries)
+        lines.append(f"  {status.upper():5} {cid:8} [{entries[0].level}] on {targets}: {first[:160]}")
+    if len(ordered) > MAX_SUMMARY:
+        lines.append(f"  ... and {len(ordered) - MAX_SUMMARY} more (report.html lists them all)")
+    sent = f"seed: {run.seed}; requests sent: {run.requests_sent}"
+    lines.append(f"{sent}; probe records carry conformance_id {run.run_id}-*")
     d = run.settings.report_dir
     lines.append(f"reports: {d / 'report.html'}, {d / 'results.json'}, {d / 'junit.xml'}")
-    return lines
+    lines += [f"REPORT ERROR: {problem}" for problem in problems]
+    return [run.redactor(line) for line in lines]
