@@ -90,25 +90,20 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         return outcome
     excinfo = call.excinfo
     failures = list(_failures(excinfo.value)) if excinfo is not None else []
-    if report.when != "call" or (
-        excinfo is not None and not failures and not isinstance(excinfo.value, AssertionError)
-    ):
+    if report.when != "call" or not failures:
+        # Only a ConformanceFailure says the target is at fault; anything else (a plain assert included:
+        # those guard the suite's own assumptions) means the suite could not decide.
         text = run.redactor(excinfo.exconly() if excinfo is not None else report.longreprtext)
         outcome.statuses = dict.fromkeys(marked, "error")
         outcome.detail = {cid: f"the suite could not run this check: {text}" for cid in marked}
         outcome.message = text
         return outcome
-    if failures:
-        violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
-        outcome.exchanges += tuple(x for f in failures for x in f.exchanges)
-        outcome.findings = tuple(
-            Finding(f.clauses, run.redactor(f.expected), run.redactor(f.received), f.exchanges)
-            for f in failures
-        )
-        messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
-    else:
-        violated = marked
-        messages = [run.redactor(excinfo.exconly()) if excinfo is not None else "assertion failed"]
+    violated = tuple(dict.fromkeys(c for f in failures for c in f.clauses))
+    outcome.exchanges += tuple(x for f in failures for x in f.exchanges)
+    outcome.findings = tuple(
+        Finding(f.clauses, run.redactor(f.expected), run.redactor(f.received), f.exchanges) for f in failures
+    )
+    messages = [f"Expected: {f.expected} / Received: {f.received}" for f in failures]
     outcome.message = run.redactor("\n".join(messages))
     clause_levels = _violated_levels(violated, failures, version)
     levels = set(clause_levels.values())
