@@ -201,6 +201,12 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
     """
     cred, source = effective_credential(shape)
     auth = shape.authorization
+    if shape.version == "legacy" and shape.header_key is Cred.EMPTY and shape.query_key is not None:
+        # [L]: "in case both header and URL parameters are provided, the header takes precedence"; whether an
+        # empty header counts as provided is not said, so either reading is allowed.
+        query_ingest = Ingest.MAY if shape.query_key is Cred.VALID else Ingest.MUST_NOT
+        statuses = AUTH_REJECTION_STATUSES | _key_statuses(shape.query_key)
+        return _CredentialOutcome(statuses, query_ingest, ("AUTH-04",), ("AUTH-04",), "empty header, query key")
     if cred is None:
         specific: tuple[str, ...] = ("AUTH-09",)
         if shape.version == "v2" and shape.query_key is not None:

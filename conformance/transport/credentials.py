@@ -74,7 +74,8 @@ class Credentials:
             headers.append((self.header_name, keys.value(self.header)))
         if self.authorization is not None:
             auth = self.authorization
-            value = auth.scheme if auth.key is None else f"{auth.scheme} {keys.value(auth.key)}"
+            # A field value has no trailing white space (RFC 9110 section 5.5): "TD1 " goes out as "TD1".
+            value = auth.scheme if auth.key is None else f"{auth.scheme} {keys.value(auth.key)}".rstrip()
             headers.append(("Authorization", value))
         if self.query is not None:
             query.append(("td_write_key", keys.value(self.query)))

@@ -1,0 +1,439 @@
+"""AUTH: credentials and their precedence ([L] Authentication; [V2] Authentication and differences table).
+
+A request can carry its key in three places (the X-TD-Write-Key header, the ``td_write_key`` URL parameter,
+an ``Authorization`` header), and each version acts on one of them. When a request combines several, it
+can go wrong because one part fails on its own (the header spelled ``x-td-write-key``, an unknown key, TD1
+itself) or because the parts interact (precedence). Only the second is the combination's fault: the first
+is the part's own clause, which its own test reports. So every request here goes out with its parts, each
+sent alone (:class:`Attribution`), and is judged only where every part behaves as the contract model says:
+a failure then names the clause that was really broken, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pytest
+from hypothesis import assume, given, note
+from hypothesis import strategies as st
+
+from conformance.checks import ConformanceFailure, check_outcome, fail
+from conformance.conftest import Info
+from conformance.contract.catalog import Level
+from conformance.contract.model import (
+    Authorization,
+    Cred,
+    Expectation,
+    Ingest,
+    RequestShape,
+    effective_credential,
+    expect,
+)
+from conformance.plugin.readback_items import Ingestion
+from conformance.readback import Expected
+from conformance.transport.client import Transport, event_path
+from conformance.transport.credentials import NO_CREDENTIALS, Credentials
+from conformance.transport.exchange import Exchange
+
+pytestmark = pytest.mark.auth
+
+CANONICAL = "X-TD-Write-Key"
+INVALID = (Cred.UNKNOWN, Cred.MALFORMED, Cred.EMPTY)
+# RFC 9110 section 11.1: "TD1" in any letter case is the same scheme; the rest are not TD1 credentials.
+SCHEMES = ("TD1", "td1", "Bearer", "Basic")
+MAX_LISTED = 5
+Note = Callable[[str, str], None]
+
+
+def shape_of(version: str, credentials: Credentials) -> RequestShape:
+    return RequestShape(version, **credentials.shape_fields())
+
+
+def parts_of(version: str, credentials: Credentials) -> list[Credentials]:
+    """The requests that try each part of ``credentials`` alone: its placement (spelling, scheme) with the
+    valid key, and its key's kind in the canonical X-TD-Write-Key; no credential at all when the
+    combination carries none the target may act on. The canonical valid request (AUTH-01) always."""
+    parts = [Credentials()]
+    keys: list[Cred] = []
+    if credentials.header is not None:
+        parts.append(Credentials(header_name=credentials.header_name))
+        keys.append(credentials.header)
+    if credentials.query is not None:
+        parts.append(Credentials(header=None, query=Cred.VALID))
+        keys.append(credentials.query)
+    auth = credentials.authorization
+    if auth is not None:
+        if auth.scheme.lower() == "td1" and auth.key is not None:
+            parts.append(Credentials(header=None, authorization=Authorization("TD1", Cred.VALID)))
+        key = None if auth.key is None else Cred.VALID
+        parts.append(Credentials(header=None, authorization=Authorization(auth.scheme, key)))
+        if auth.key is not None:
+            keys.append(auth.key)
+    parts += [Credentials(header=key) for key in keys]
+    if effective_credential(shape_of(version, credentials))[0] is None:
+        parts.append(NO_CREDENTIALS)
+    return [p for p in dict.fromkeys(parts) if p != credentials]
+
+
+@dataclass
+class Sent:
+    """One request, the model's expectation for it, and (with read-back) what became of its record."""
+
+    credentials: Credentials
+    expectation: Expectation
+    exchange: Exchange
+    readback: Expected | None
+
+    @property
+    def status_held(self) -> bool:
+        return self.exchange.status in self.expectation.statuses
+
+    @property
+    def ingest_held(self) -> bool:
+        if self.readback is None or self.expectation.ingest is Ingest.MAY:
+            return True
+        found = len(self.readback.records)
+        return found == 1 if self.expectation.ingest is Ingest.MUST else found == 0
+
+    def outcome(self, read_back: bool = False) -> str:
+        """The answer, and once read back (``read_back``) how often the record was ingested."""
+        found = f", ingested {len(self.readback.records)} time(s)" if read_back and self.readback else ""
+        return f"{self.credentials.describe()}: {self.exchange.outcome()}{found}"
+
+
+class Attribution:
+    """Differential attribution: sends a credential combination with its parts, judges it only where every
+    part alone got what the model expects. Status now; ingestion after the run's single read-back.
+
+    Not a dataclass: hypothesis prints a dataclass field by field in a falsifying example, and this one
+    holds every exchange of the test.
+    """
+
+    def __init__(self, target: Transport, ingestion: Ingestion) -> None:
+        self.target = target
+        self.ingestion = ingestion
+        self.parts: dict[Credentials, Sent] = {}
+        self.pending: list[tuple[Sent, list[Sent]]] = []
+        self.unjudged: list[str] = []
+        self.judged_now = 0
+        self.judge_registered = False
+
+    def __repr__(self) -> str:
+        return f"Attribution({self.target.spec.name})"
+
+    def send(self, credentials: Credentials) -> Sent:
+        exchange = self.target.post(credentials=credentials)
+        expectation = expect(shape_of(self.target.version, credentials))
+        readback = self.ingestion.observe(exchange)
+        if readback is not None and not self.judge_registered:
+            self.ingestion.after_readback(self._judge)
+            self.judge_registered = True
+        return Sent(credentials, expectation, exchange, readback)
+
+    def part(self, credentials: Credentials) -> Sent:
+        if credentials not in self.parts:
+            self.parts[credentials] = self.send(credentials)
+        return self.parts[credentials]
+
+    def check(self, credentials: Credentials) -> Sent:
+        """Send ``credentials``; fail now on a status the model rules out, register the ingestion check."""
+        parts = [self.part(p) for p in parts_of(self.target.version, credentials)]
+        sent = self.send(credentials)
+        broken = [p for p in parts if not p.status_held]
+        if broken:
+            self.unjudged.append(_unjudged(sent, broken))
+            return sent
+        self.judged_now += 1
+        check_outcome(sent.exchange, sent.expectation)
+        if sent.readback is not None and sent.expectation.ingest is not Ingest.MAY:
+            self.pending.append((sent, parts))
+        return sent
+
+    def finish(self) -> None:
+        """At the end of a test: skip, saying why, when no request of it could be judged."""
+        if self.unjudged and not self.judged_now:
+            pytest.skip("; ".join(dict.fromkeys(self.unjudged)))
+
+    def _judge(self, note: Note) -> None:
+        wrong: list[Sent] = []
+        unjudged: list[str] = []
+        for sent, parts in self.pending:
+            broken = [p for p in parts if not (p.status_held and p.ingest_held)]
+            if broken:
+                unjudged.append(_unjudged(sent, broken, read_back=True))
+            elif not sent.ingest_held:
+                wrong.append(sent)
+        if wrong:
+            raise _ingestion_failure(wrong)
+        if len(unjudged) == len(self.pending):  # nothing judged, now or after read-back: say why
+            pytest.skip("; ".join(dict.fromkeys(self.unjudged + unjudged)) or "no ingestion to judge")
+
+
+def _unjudged(sent: Sent, broken: list[Sent], read_back: bool = False) -> str:
+    parts = "; ".join(f"{p.outcome(read_back)} ({', '.join(p.expectation.clauses)})" for p in broken)
+    return f"{sent.credentials.describe()} not judged: its part alone already fails ({parts})"
+
+
+def _ingestion_failure(wrong: list[Sent]) -> ConformanceFailure:
+    first = wrong[0]
+    want = {Ingest.MUST: "ingested exactly once", Ingest.MUST_NOT: "not ingested"}[first.expectation.ingest]
+    received = first.outcome(read_back=True)
+    if len(wrong) > 1:
+        received += f" (and {len(wrong) - 1} more: " + "; ".join(s.outcome(True) for s in wrong[1:]) + ")"
+    clauses = [c for s in wrong for c in s.expectation.ingest_clauses]
+    expected = f"the record of {first.credentials.describe()} {want} ({'; '.join(first.expectation.reasons)})"
+    return fail(clauses, expected, received, *(s.exchange for s in wrong[:MAX_LISTED]))
+
+
+@pytest.fixture
+def attribution(target: Transport, ingestion: Ingestion) -> Attribution:
+    return Attribution(target, ingestion)
+
+
+@pytest.fixture
+def read_back_attribution(attribution: Attribution) -> Attribution:
+    """For a test that claims read-back clauses: without read-back they are skipped, never passed."""
+    if not attribution.ingestion.enabled:
+        pytest.skip(f"needs read-back, and target {attribution.target.spec.name} has none (--readback)")
+    return attribution
+
+
+# --------------------------------------------------------------------------------------------- one key
+
+
+@pytest.mark.clause("AUTH-01")
+def test_valid_key_in_x_td_write_key_is_accepted(attribution: Attribution) -> None:
+    """AUTH-01 (MUST): ``X-TD-Write-Key: <valid key>`` is answered 200 and the record ingested once."""
+    attribution.check(Credentials())
+
+
+@pytest.mark.clause("AUTH-02")
+@pytest.mark.parametrize(
+    "name", [pytest.param("x-td-write-key", id="lower"), pytest.param("X-TD-WRITE-KEY", id="upper")]
+)
+def test_header_name_in_any_letter_case_works(attribution: Attribution, name: str) -> None:
+    """AUTH-02 (MUST): field names are case-insensitive (RFC 9110 section 5.1): ``{name}: <valid key>``
+    is accepted like ``X-TD-Write-Key``."""
+    attribution.check(Credentials(header_name=name))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-03")
+def test_url_encoded_query_key_alone_is_accepted_on_legacy(attribution: Attribution, info: Info) -> None:
+    """AUTH-03 (MUST, legacy): ``?td_write_key=<valid key>`` alone, URL-encoded ("/" as %2F), is accepted."""
+    credentials = Credentials(header=None, query=Cred.VALID)
+    encoded = _query_is_percent_encoded(attribution.target, credentials)
+    if encoded is None:
+        info.record("AUTH-03", "the write key has no '/', so its %2F encoding was not exercised")
+    elif not encoded:
+        raise RuntimeError("suite bug: the transport did not percent-encode the key in td_write_key")
+    attribution.check(credentials)
+    attribution.finish()
+
+
+def _query_is_percent_encoded(target: Transport, credentials: Credentials) -> bool | None:
+    """Whether the URL the transport sends carries the key with "/" as %2F (None: the key has no "/").
+
+    Decided on the unredacted URL and returned as a bool only: the key itself never leaves this function.
+    """
+    _, query = credentials.materialise(target.keys)
+    key = query[0][1]
+    if "/" not in key:
+        return None
+    raw_query = target.url_for(event_path(target.spec.database, target.spec.table), query).query
+    return raw_query == f"td_write_key={quote(key, safe='')}".encode("ascii") and b"/" not in raw_query
+
+
+@pytest.mark.clause("AUTH-05")
+def test_td1_authorization_alone_is_accepted_on_v2(attribution: Attribution) -> None:
+    """AUTH-05 (MUST, v2): ``Authorization: TD1 <valid key>`` alone is accepted."""
+    attribution.check(Credentials(header=None, authorization=Authorization("TD1", Cred.VALID)))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-10")
+def test_lowercase_td1_scheme_works_like_td1(attribution: Attribution) -> None:
+    """AUTH-10 (SHOULD, v2): scheme names are case-insensitive (RFC 9110 section 11.1): ``td1 <valid key>``
+    is accepted like ``TD1``."""
+    attribution.check(Credentials(header=None, authorization=Authorization("td1", Cred.VALID)))
+    attribution.finish()
+
+
+# ------------------------------------------------------------------------------------------ precedence
+
+
+@pytest.mark.clause("AUTH-04")
+@pytest.mark.parametrize(
+    ("header", "query"),
+    [
+        pytest.param(Cred.VALID, Cred.UNKNOWN, id="header-valid-param-invalid"),
+        pytest.param(Cred.UNKNOWN, Cred.VALID, id="header-invalid-param-valid"),
+    ],
+)
+def test_header_wins_over_url_parameter_on_legacy(
+    attribution: Attribution, header: Cred, query: Cred
+) -> None:
+    """AUTH-04 (MUST, legacy): with both X-TD-Write-Key and ?td_write_key, the header decides ingestion."""
+    attribution.check(Credentials(header=header, query=query))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-06")
+@pytest.mark.parametrize(
+    ("td1", "header"),
+    [
+        pytest.param(Cred.VALID, Cred.UNKNOWN, id="td1-valid-header-invalid"),
+        pytest.param(Cred.UNKNOWN, Cred.VALID, id="td1-invalid-header-valid"),
+    ],
+)
+def test_td1_authorization_wins_over_x_td_write_key_on_v2(
+    attribution: Attribution, td1: Cred, header: Cred
+) -> None:
+    """AUTH-06 (MUST, v2): with both ``Authorization: TD1`` and X-TD-Write-Key, Authorization decides."""
+    attribution.check(Credentials(header=header, authorization=Authorization("TD1", td1)))
+    attribution.finish()
+
+
+# ------------------------------------------------------------------------------------- not credentials
+
+
+@pytest.mark.clause("AUTH-07")
+def test_query_key_alone_is_not_accepted_on_v2(attribution: Attribution) -> None:
+    """AUTH-07 (MUST, v2): ``?td_write_key=<valid key>`` as the only credential is rejected with 4xx, or
+    answered 200 and never ingested ([V2]: "Not supported")."""
+    attribution.check(Credentials(header=None, query=Cred.VALID))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-11")
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(Authorization("Bearer", Cred.VALID), id="bearer-valid-key"),
+        pytest.param(Authorization("Basic", Cred.VALID), id="basic"),
+        pytest.param(Authorization("TD1", None), id="bare-td1"),
+    ],
+)
+def test_authorization_that_is_not_td1_is_no_credential(
+    attribution: Attribution, authorization: Authorization
+) -> None:
+    """AUTH-11 (MUST, v2): an Authorization that is not a TD1 credential, alone, never gets a record in."""
+    attribution.check(Credentials(header=None, authorization=authorization))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-08")
+def test_invalid_keys_are_never_ingested(attribution: Attribution, info: Info) -> None:
+    """AUTH-08 (MUST): a record sent with an invalid key is never ingested; an unknown well-formed key is
+    answered 200 (EP-05), a malformed or empty one 200, 400, 401 or 403, never 5xx. Statuses reported."""
+    seen = [attribution.check(Credentials(header=cred)) for cred in INVALID]
+    info.record(
+        "AUTH-08",
+        "; ".join(f"{cred.value} key: {s.exchange.outcome()}" for cred, s in zip(INVALID, seen, strict=True)),
+    )
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-09")
+def test_request_without_credential_is_never_ingested(attribution: Attribution, info: Info) -> None:
+    """AUTH-09 (MUST): no credential at all: answered 200, 400, 401 or 403 (never 5xx), never ingested.
+    The status seen is reported."""
+    sent = attribution.check(NO_CREDENTIALS)
+    info.record("AUTH-09", f"no credential: {sent.exchange.outcome()}")
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-12")
+@pytest.mark.parametrize("scheme", [pytest.param("Bearer", id="bearer"), pytest.param("Basic", id="basic")])
+def test_unrelated_authorization_beside_valid_x_td_write_key(
+    target: Transport, ingestion: Ingestion, info: Info, scheme: str
+) -> None:
+    """AUTH-12 (INFO, v2): whether a valid X-TD-Write-Key beside an unrelated ``Authorization: {scheme}``
+    is ingested ([V2] is silent). Measured and reported, never failed."""
+    credentials = Credentials(authorization=Authorization(scheme, Cred.UNKNOWN))
+    exchange = target.post(credentials=credentials)
+    info.record("AUTH-12", f"{credentials.describe()}: answered {exchange.outcome()}")
+    entry = ingestion.observe(exchange)
+    if entry is not None:
+
+        def report(note: Note) -> None:
+            verdict = "ingested" if entry.records else "not ingested"
+            note("AUTH-12", f"{credentials.describe()}: {verdict}")
+
+        ingestion.after_readback(report)
+
+
+# ----------------------------------------------------------------------------------------- combinations
+
+
+def header_names() -> st.SearchStrategy[str]:
+    """X-TD-Write-Key in any letter case (RFC 9110 section 5.1), the usual spellings most often."""
+    any_case = st.lists(st.booleans(), min_size=len(CANONICAL), max_size=len(CANONICAL)).map(
+        lambda upper: "".join(c.upper() if u else c.lower() for c, u in zip(CANONICAL, upper, strict=True))
+    )
+    return st.sampled_from((CANONICAL, "x-td-write-key", "X-TD-WRITE-KEY")) | any_case
+
+
+def authorizations() -> st.SearchStrategy[Authorization]:
+    # An empty key would put "TD1 " on the wire, which is the bare scheme (RFC 9110 section 5.5: a field
+    # value has no trailing whitespace), and HTTP clients refuse to send it as is.
+    keyed = st.builds(Authorization, st.sampled_from(SCHEMES), st.sampled_from([Cred.VALID, *INVALID[:2]]))
+    return keyed | st.just(Authorization("TD1", None))
+
+
+def credential_sets() -> st.SearchStrategy[Credentials]:
+    """Any combination of placements (none, X-TD-Write-Key, td_write_key, Authorization) and key kinds."""
+    header = st.none() | st.tuples(st.sampled_from(Cred), header_names())
+    return st.builds(
+        lambda header, query, authorization: Credentials(
+            header=header[0] if header else None,
+            header_name=header[1] if header else CANONICAL,
+            query=query,
+            authorization=authorization,
+        ),
+        header,
+        st.none() | st.sampled_from(Cred),
+        st.none() | authorizations(),
+    )
+
+
+def judged_by_one_must_clause(version: str, expectation: Expectation) -> bool:
+    """Whether one MUST requirement decides the status and one the ingestion (EP-01 goes with AUTH-01).
+
+    Where two overridden keys could each explain a miss no single clause could be named; SHOULD (AUTH-10)
+    and INFO (AUTH-12) cases have their own tests and must not end the search for MUST violations.
+    """
+    single = all(
+        len(set(part) - {"EP-01"}) == 1 for part in (expectation.status_clauses, expectation.ingest_clauses)
+    )
+    return single and expectation.level(version) is Level.MUST
+
+
+@pytest.mark.clause(
+    "AUTH-01",
+    "AUTH-02",
+    "AUTH-03",
+    "AUTH-04",
+    "AUTH-05",
+    "AUTH-06",
+    "AUTH-07",
+    "AUTH-08",
+    "AUTH-09",
+    "AUTH-11",
+)
+@given(credentials=credential_sets())
+def test_any_credential_combination_gets_the_modelled_outcome(
+    read_back_attribution: Attribution, credentials: Credentials
+) -> None:
+    """AUTH-01..AUTH-09, AUTH-11 (MUST): any combination of credential placements and key kinds gets the
+    status the contract model allows, now, and the ingestion it requires, after read-back (each
+    combination judged where its parts work alone)."""
+    attribution = read_back_attribution
+    version = attribution.target.version
+    assume(judged_by_one_must_clause(version, expect(shape_of(version, credentials))))
+    # Printed with a falsifying example: abstract only (where each key goes and its kind, never a key).
+    # The example's own arguments may print blank: schemathesis swaps out hypothesis' printer.
+    note(f"credentials: {credentials.describe()}")
+    attribution.check(credentials)
