@@ -34,6 +34,16 @@ def configure_hypothesis(config: pytest.Config, run: Run) -> None:
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = run.seed
         core.global_force_seed = run.seed  # type: ignore[assignment]
+    try:
+        # schemathesis swaps hypothesis' printer for one that prints nothing, which blanks every falsifying
+        # example; run its setup now, then put the real printer back (our schema is small).
+        from hypothesis.vendor import pretty
+        from schemathesis.generation.hypothesis import setup as schemathesis_setup
+
+        schemathesis_setup()
+        core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - schemathesis is a dependency
+        pass
     settings.register_profile(
         "postback-conformance",
         database=None,
