@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conformance.reference.app import PostbackApp
 from conformance.reference.asgi import Response
 from tests.mutants.base import mutant
@@ -49,3 +51,16 @@ class UnknownKeyRefused(PostbackApp):
 class NoHsts(PostbackApp):
     def success_response(self) -> Response:
         return Response(200, b"{}")
+
+
+# Exactly-once is part of every acceptance clause that reads back a record, so this one fault breaks them all.
+@mutant(
+    "records-ingested-twice",
+    "an at-least-once pipeline: every accepted record is stored twice",
+    ("v2",),
+    ("EP-01", "AUTH-01", "BODY-01", "BODY-02", "SIZE-01", "SIZE-04"),
+)
+class RecordsIngestedTwice(PostbackApp):
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        super().store_record(database, table, record)
+        super().store_record(database, table, record)
