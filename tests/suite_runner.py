@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -206,7 +206,8 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
         # empty header counts as provided is not said, so either reading is allowed.
         query_ingest = Ingest.MAY if shape.query_key is Cred.VALID else Ingest.MUST_NOT
         statuses = AUTH_REJECTION_STATUSES | _key_statuses(shape.query_key)
-        return _CredentialOutcome(statuses, query_ingest, ("AUTH-04",), ("AUTH-04",), "empty header, query key")
+        reason = "empty header, query key"
+        return _CredentialOutcome(statuses, query_ingest, ("AUTH-04",), ("AUTH-04",), reason)
     if cred is None:
         specific: tuple[str, ...] = ("AUTH-09",)
         if shape.version == "v2" and shape.query_key is not None:

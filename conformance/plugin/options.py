@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,13 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "str",
     ),
     (
+        "--run-id",
+        "POSTBACK_RUN_ID",
+        "pb_run_id",
+        "prefix of every probe record's conformance_id (default: pc<UTC time><random>)",
+        "str",
+    ),
+    (
         "--seed",
         "POSTBACK_SEED",
         "pb_seed",
@@ -212,6 +220,7 @@ class Settings:
     allow_insecure_http: bool
     baseline: Path | None = None
     fail_on: str = "any"
+    run_id: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -360,7 +369,11 @@ def settings_from_config(config: pytest.Config) -> Settings:
             load(baseline)
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
+    run_id = values["pb_run_id"]
+    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
+        raise pytest.UsageError(f"--run-id must be 1 to 40 letters, digits, - or _, got {run_id!r}")
     return Settings(
+        run_id=run_id,
         baseline=baseline,
         fail_on=fail_on,
         primary=primary,

@@ -74,7 +74,7 @@ class Run:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.seed = settings.seed
-        self.run_id = f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
+        self.run_id = settings.run_id or f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
         self.planned = plan_targets(settings)
         self.redactor = Redactor()
         self.ids = ProbeIds(self.run_id)

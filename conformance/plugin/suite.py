@@ -132,9 +132,9 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
 
 
 def write_reports(config: pytest.Config, run: Run) -> None:
-    from conformance.report import write_all
-
     import json
+
+    from conformance.report import write_all
 
     write_all(run)
     with (run.settings.report_dir / "requests.jsonl").open("w", encoding="utf-8") as log:

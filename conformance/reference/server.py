@@ -20,7 +20,7 @@ _STOP_TIMEOUT = 10.0
 class ReferenceServer:
     """A reference Postback target on ``host:port`` (port 0: a free port), with read-back at ``/_readback``.
 
-    ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is only checked over https).
+    ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is checked over https).
     ``app``: serve this app (e.g. a subclass of :class:`PostbackApp` breaking one rule) instead of a new one
     built from ``version``, ``keys``, ``store_path`` and ``lag``. Never writes an access log: a legacy URL may
     carry a write key in its query string.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import ssl
 import threading
 import time
@@ -296,6 +297,9 @@ class Transport:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
 
 
+_UNIX_TIME = re.compile(rb"(?<![0-9])1[0-9]{9}(?![0-9])")  # seconds since 1970, 2001 to 2286
+
+
 def _log_line(sent: SentRequest, body: bytes, run_id: str) -> dict[str, object]:
     """One request as logged: enough to compare runs and to audit traffic, never the key or a whole body."""
     return {
@@ -304,8 +308,10 @@ def _log_line(sent: SentRequest, body: bytes, run_id: str) -> dict[str, object]:
         "headers": [f"{k}: {v}" for k, v in sent.headers],
         "chunked": sent.chunked,
         "body_bytes": len(body),
-        # The run ID is masked so that two runs with one seed log the same hashes (determinism self-test).
-        "body_sha256": hashlib.sha256(sent.body.replace(run_id.encode(), b"RUN")).hexdigest(),
+        # The run ID and UNIX times are masked so that two runs with one seed log the same hashes.
+        "body_sha256": hashlib.sha256(
+            _UNIX_TIME.sub(b"TIME", sent.body.replace(run_id.encode(), b"RUN"))
+        ).hexdigest(),
     }
 
 

@@ -1,4 +1,4 @@
-"""Mutants of the cutover comparison: a v2 target that is fine alone but differs from legacy where it must not."""
+"""Cutover mutants: a v2 target that is fine alone but differs from legacy where it must not."""
 
 from __future__ import annotations
 
