@@ -15,6 +15,10 @@ from tests.suite_runner import run_against
 CASES = [pytest.param(m, v, id=f"{m.name}-{v}") for m in all_mutants() for v in m.versions]
 
 
+def target_of(version: str) -> str:
+    return "v2" if version == "cutover" else version
+
+
 @pytest.mark.parametrize(("mutant", "version"), CASES)
 def test_suite_reports_exactly_the_clauses_a_mutant_breaks(
     mutant: Mutant, version: str, tmp_path: Path
@@ -27,7 +31,9 @@ def test_suite_reports_exactly_the_clauses_a_mutant_breaks(
     assert run.exit_code in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
     results = run.results
     for cid in mutant.breaks:
-        target = "cutover" if cid.startswith("CUT-") else ("v2" if version == "cutover" else version)
+        if not clause(cid).applies_to("cutover" if cid.startswith("CUT-") else target_of(version)):
+            continue  # e.g. a v2-only clause of a mutant served as both versions
+        target = "cutover" if cid.startswith("CUT-") else target_of(version)
         level = clause(cid).level_for(target)
         wanted = "fail" if level is Level.MUST else "warn"
         assert run.status(cid, target) == wanted, (

@@ -206,7 +206,7 @@ class InvalidKeysIngested(PostbackApp):
     "malformed-key-500",
     "a key that is not account-ID/40-hex makes the key lookup crash: 500",
     BOTH,
-    ("AUTH-08",),
+    ("AUTH-08", "RESP-01"),  # a 500 is no status the contract allows
     AUTH,
 )
 class MalformedKey500(PostbackApp):
@@ -221,7 +221,8 @@ class MalformedKey500(PostbackApp):
     "missing-credential-500",
     "a request with no key at all crashes the handler: 500",
     BOTH,
-    ("AUTH-09",),
+    # On v2 a query key alone (AUTH-07) and a non-TD1 Authorization alone (AUTH-11) are no key either.
+    ("AUTH-09", "AUTH-07", "AUTH-11", "RESP-01"),
     AUTH,
 )
 class MissingCredential500(PostbackApp):

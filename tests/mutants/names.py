@@ -62,7 +62,11 @@ class NameMax64(PostbackApp):
 
 
 @mutant(
-    "empty-segment-crash", "an empty path segment raises an unhandled error (500)", BOTH, ("NAME-03",), NAMES
+    "empty-segment-crash",
+    "an empty path segment raises an unhandled error (500)",
+    BOTH,
+    ("NAME-03", "RESP-01"),
+    NAMES,
 )
 class EmptySegmentCrash(PostbackApp):
     def split_path(self, raw_path: bytes) -> tuple[bytes, bytes]:
