@@ -10,47 +10,19 @@ import pytest
 from conformance.cutover import audit
 from conformance.cutover.baseline import BaselineError, compare, load
 from conformance.cutover.compare import PROBES, Observed, judge
-from conformance.reference.app import PostbackApp, Rejection
-from conformance.reference.server import ReferenceServer
-from conformance.reference.store import Store
-from tests.suite_runner import SUITE, TEST_KEY, run_pytest
+from conformance.reference.app import PostbackApp
+from tests.mutants.cutover import RejectsLongNames
+from tests.suite_runner import SuiteRun, run_against
 
-KEY = TEST_KEY
 PROBE = {p.id: p for p in PROBES}
 
 
-class ShortNamesV2(PostbackApp):
-    """Individually conformant (NAME-01 covers 1..128 only) but rejects names longer than 128: CUT-01."""
-
-    def check_name(self, segment: bytes) -> str:
-        name = super().check_name(segment)
-        if len(name) > 128:
-            raise Rejection(400, "name too long")
-        return name
+SHORT_NAMES_V2 = RejectsLongNames.app  # fine alone (NAME-01 covers 1..128), refuses 200-character names
 
 
-def _compare_run(tmp_path: Path, v2_app: PostbackApp | None = None, *args: str):  # type: ignore[no-untyped-def]
-    with ReferenceServer("legacy", [KEY]) as legacy, ReferenceServer("v2", [KEY], app=v2_app) as v2:
-        return run_pytest(
-            [
-                str(SUITE / "test_cutover.py"),
-                "--target",
-                legacy.url,
-                "--api-version",
-                "legacy",
-                "--readback",
-                legacy.readback_url,
-                "--compare-target",
-                v2.url,
-                "--compare-api-version",
-                "v2",
-                "--compare-readback",
-                v2.readback_url,
-                *args,
-            ],
-            tmp_path,
-            env={"POSTBACK_WRITE_KEY": KEY},
-        )
+def _compare_run(tmp_path: Path, v2_app: type[PostbackApp] = PostbackApp, *args: str) -> SuiteRun:
+    """The cutover module with a correct legacy reference target and ``v2_app`` as the v2 side."""
+    return run_against(v2_app, "cutover", tmp_path, *args, modules=("test_cutover.py",))
 
 
 def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tmp_path: Path) -> None:
@@ -67,8 +39,7 @@ def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tm
 
 def test_a_pair_differing_inside_the_shared_contract_fails_cut01(tmp_path: Path) -> None:
     """A v2 that rejects a valid 200-character name, unlike legacy, fails CUT-01 and nothing else."""
-    app = ShortNamesV2("v2", [KEY], Store())
-    run = _compare_run(tmp_path, app)
+    run = _compare_run(tmp_path, SHORT_NAMES_V2)
     assert run.exit_code == 1
     assert run.status("CUT-01", "cutover") == "fail"
     assert (
@@ -150,11 +121,11 @@ def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
     """--fail-on regression: a run no worse than its baseline exits 0, a regression exits 1."""
     baseline = tmp_path / "base.json"
     baseline.write_text(json.dumps({"clauses": [_entry("CUT-01", "pass", "cutover")]}))
-    same = _compare_run(tmp_path / "same", None, "--baseline", str(baseline), "--fail-on", "regression")
+    same = _compare_run(tmp_path / "same", PostbackApp, "--baseline", str(baseline), "--fail-on", "regression")
     assert same.exit_code == 0, same.stdout[-2000:]
     worse = _compare_run(
         tmp_path / "worse",
-        ShortNamesV2("v2", [KEY], Store()),
+        SHORT_NAMES_V2,
         "--baseline",
         str(baseline),
         "--fail-on",
