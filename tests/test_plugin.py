@@ -241,3 +241,11 @@ def test_the_plugin_stays_inert_for_other_test_suites(pytester: pytest.Pytester)
     assert "postback target" not in result.stdout.str()
     assert "postback seed" not in result.stdout.str()
     assert not (pytester.path / "reports").exists()
+
+
+def test_clause_ids_select_tests_with_dash_k(suite_dir: pytest.Pytester) -> None:
+    """`-k EP-03` selects the tests that decide EP-03 (clause IDs are keywords)."""
+    suite_dir.makepyfile(VERDICTS)
+    result = suite_dir.runpytest_subprocess("--collect-only", "-q", "-k", "EP-03")
+    assert any("test_should_clause_missed" in line for line in result.outlines)
+    assert not any("test_must_clause_ok" in line for line in result.outlines)

@@ -53,6 +53,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite.parametrize_targets(metafunc, get_run(metafunc.config))
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Clause IDs become keywords, so `-k AUTH-04` selects the tests that decide AUTH-04.
+    item.extra_keyword_matches.update(verdicts.marked_clauses(item))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     suite.add_readback_checks(config, get_run(config), items)
