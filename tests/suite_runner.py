@@ -55,8 +55,8 @@ def run_pytest(
         "-p",
         "no:cacheprovider",
         "-q",
-        "--report-dir",
-        str(report_dir),
+        # "=": a separate existing path would be taken for a test path when pytest picks its rootdir.
+        f"--report-dir={report_dir}",
         *args,
     ]
     proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout)
@@ -106,7 +106,7 @@ def run_against(
     served = "v2" if version == "cutover" else version
     app = app_class(served, [TEST_KEY], Store(lag=lag))  # type: ignore[arg-type]
     targets = [str(SUITE / m) for m in modules] or [str(SUITE)]
-    tls_args = ["--ca-bundle", cert] if cert else []
+    tls_args = [f"--ca-bundle={cert}"] if cert else []
     with ExitStack() as stack:
         server = stack.enter_context(ReferenceServer(served, app=app, tls_cert=cert, tls_key=key))  # type: ignore[arg-type]
         if version == "cutover":

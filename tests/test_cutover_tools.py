@@ -121,15 +121,12 @@ def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
     """--fail-on regression: a run no worse than its baseline exits 0, a regression exits 1."""
     baseline = tmp_path / "base.json"
     baseline.write_text(json.dumps({"clauses": [_entry("CUT-01", "pass", "cutover")]}))
-    same = _compare_run(
-        tmp_path / "same", PostbackApp, "--baseline", str(baseline), "--fail-on", "regression"
-    )
+    same = _compare_run(tmp_path / "same", PostbackApp, f"--baseline={baseline}", "--fail-on", "regression")
     assert same.exit_code == 0, same.stdout[-2000:]
     worse = _compare_run(
         tmp_path / "worse",
         SHORT_NAMES_V2,
-        "--baseline",
-        str(baseline),
+        f"--baseline={baseline}",
         "--fail-on",
         "regression",
     )

@@ -172,7 +172,7 @@ def _run_verdicts(suite_dir: pytest.Pytester, source: str, *args: str) -> tuple[
     suite_dir.makepyfile(source)
     with ReferenceServer("v2", [TEST_KEY]) as server:
         result = suite_dir.runpytest_subprocess(
-            "--target", server.url, "--api-version", "v2", "--report-dir", "out", *args
+            "--target", server.url, "--api-version", "v2", "--report-dir=out", *args
         )
     results = json.loads((suite_dir.path / "out" / "results.json").read_text())
     return result, results
@@ -221,7 +221,7 @@ def test_clauses_without_read_back_are_skipped_with_the_reason(suite_dir: pytest
     """)
     with ReferenceServer("v2", [TEST_KEY]) as server:
         result = suite_dir.runpytest_subprocess(
-            "--target", server.url, "--api-version", "v2", "--report-dir", "o"
+            "--target", server.url, "--api-version", "v2", "--report-dir=o"
         )
     assert result.ret == 0
     entry = next(
