@@ -35,10 +35,42 @@ def raw_path_of(shape: RequestShape) -> str:
     return f"{EVENT_PATH}/{db}/{table}"
 
 
-def padded_record(cid: str, size: int) -> bytes:
-    """A JSON object probe record of exactly ``size`` bytes (at least its minimal size)."""
-    base = json.dumps({"conformance_id": cid, "pad": ""}, separators=(",", ":")).encode()
-    return base[:-2] + b"x" * max(0, size - len(base)) + b'"}'
+PAD_FIELD = "pad"
+
+
+def _encode(record: dict[str, str]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def padded_record(cid: str, size: int, char: str = "x") -> bytes:
+    """A probe record ``{"conformance_id": ..., "pad": "..."}`` of ``size`` bytes of UTF-8 (at least its
+    minimal size), padded with ``char`` written as itself, then ASCII "x" for what a multi-byte ``char``
+    cannot fill: a multi-byte ``char`` makes the byte count exceed the character count (SIZE-03)."""
+    room = max(0, size - len(_encode({"conformance_id": cid, PAD_FIELD: ""})))
+    count, rest = divmod(room, len(char.encode("utf-8")))
+    return _encode({"conformance_id": cid, PAD_FIELD: char * count + "x" * rest})
+
+
+def sized_body(target: Transport, n_bytes: int, char: str = "x") -> tuple[bytes, str]:
+    """A probe record of exactly ``n_bytes`` bytes with a fresh conformance_id, and that ID."""
+    cid = target.ids.next()
+    body = padded_record(cid, n_bytes, char)
+    if len(body) != n_bytes:
+        raise ValueError(f"{n_bytes} bytes is too small for a probe record ({len(body)} bytes)")
+    return body, cid
+
+
+def rebuild_note(body: bytes, char: str = "x") -> str:
+    """How to rebuild a ``sized_body`` for the report's curl line: its size and a command writing it."""
+    record = json.loads(body)
+    pad: str = record[PAD_FIELD]
+    count = len(pad) if char == "x" else pad.count(char)
+    rest = len(pad) - count
+    script = (
+        f'import sys; sys.stdout.buffer.write(("{{\\"conformance_id\\":\\"{record["conformance_id"]}\\",'
+        f'\\"{PAD_FIELD}\\":\\"" + "{char}" * {count} + "x" * {rest} + "\\"}}").encode())'
+    )
+    return f"{len(body):,} bytes; python3 -c '{script}' > body.bin"
 
 
 def body_of(target: Transport, shape: RequestShape) -> tuple[bytes, str | None]:

@@ -30,7 +30,7 @@ from conformance.contract.model import (
 )
 from conformance.contract.profile import Profile
 from conformance.plugin.readback_items import Ingestion
-from conformance.test_size import rebuild_note, sized_body
+from conformance.probes import rebuild_note, sized_body
 from conformance.transport.client import EVENT_PATH, Transport, event_path
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange

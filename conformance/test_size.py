@@ -17,6 +17,7 @@ from conformance.conftest import Info
 from conformance.contract.model import V2_BODY_CAP, Cred, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
 from conformance.plugin.readback_items import Ingestion
+from conformance.probes import PAD_FIELD, rebuild_note, sized_body
 from conformance.readback import Check, Record
 from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials
@@ -24,47 +25,12 @@ from conformance.transport.exchange import Exchange
 
 pytestmark = pytest.mark.size
 
-PAD_FIELD = "pad"
 MIB = 1024 * 1024
 # SIZE-05: "a far larger body".
 HUGE = 8 * MIB
 # SIZE-03 and SIZE-06 stay clear of the boundary (SIZE-01/02/04 probe it), so that an off-by-one cap does
 # not also show up as a unit or a credential fault.
 CLEAR_OVER = V2_BODY_CAP + 1024
-
-
-def sized_body(target: Transport, n_bytes: int, char: str = "x") -> tuple[bytes, str]:
-    """A probe record of exactly ``n_bytes`` bytes of UTF-8, padded with ``char`` (ASCII "x" for the rest).
-
-    The record is ``{"conformance_id": ..., "pad": "..."}`` in compact JSON; ``char`` is written as itself
-    (not escaped), so a multi-byte ``char`` makes the byte count exceed the character count.
-    """
-    cid = target.ids.next()
-    empty = _encode({"conformance_id": cid, PAD_FIELD: ""})
-    room = n_bytes - len(empty)
-    if room < 0:
-        raise ValueError(f"{n_bytes} bytes is too small for a probe record ({len(empty)} bytes)")
-    count, rest = divmod(room, len(char.encode("utf-8")))
-    body = _encode({"conformance_id": cid, PAD_FIELD: char * count + "x" * rest})
-    assert len(body) == n_bytes, "sized_body miscounted"
-    return body, cid
-
-
-def _encode(record: dict[str, str]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def rebuild_note(body: bytes, char: str = "x") -> str:
-    """How to rebuild a ``sized_body`` for the report's curl line: its size and a command writing it."""
-    record = json.loads(body)
-    pad: str = record[PAD_FIELD]
-    count = len(pad) if char == "x" else pad.count(char)
-    rest = len(pad) - count
-    script = (
-        f'import sys; sys.stdout.buffer.write(("{{\\"conformance_id\\":\\"{record["conformance_id"]}\\",'
-        f'\\"{PAD_FIELD}\\":\\"" + "{char}" * {count} + "x" * {rest} + "\\"}}").encode())'
-    )
-    return f"{len(body):,} bytes; python3 -c '{script}' > body.bin"
 
 
 def _post_sized(
