@@ -6,6 +6,7 @@ import pytest
 
 from conformance.contract.catalog import clause
 from conformance.contract.profile import Profile
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.plugin.session import Run, get_run
 from conformance.plugin.verdicts import marked_clauses
@@ -33,17 +34,6 @@ def pair(request: pytest.FixtureRequest, run: Run) -> tuple[Transport, Transport
 @pytest.fixture
 def profile(run: Run) -> Profile:
     return run.settings.profile
-
-
-class Info:
-    """Records a measured value for a clause (INFO clauses report it; others show it as detail)."""
-
-    def __init__(self, run: Run, nodeid: str) -> None:
-        self.run = run
-        self.nodeid = nodeid
-
-    def record(self, clause_id: str, text: str) -> None:
-        self.run.record_info(self.nodeid, clause_id, text)
 
 
 @pytest.fixture

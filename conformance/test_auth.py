@@ -20,7 +20,6 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 from conformance.checks import ConformanceFailure, check_outcome, fail
-from conformance.conftest import Info
 from conformance.contract.catalog import Level
 from conformance.contract.model import (
     Authorization,
@@ -31,6 +30,7 @@ from conformance.contract.model import (
     effective_credential,
     expect,
 )
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.readback import Expected
 from conformance.transport.client import Transport, event_path

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from conformance import bodies
 from conformance.bodies import BodyCase, compare_fields, show
 from conformance.checks import check_answered, check_outcome, check_status, fail
-from conformance.conftest import Info
 from conformance.contract.catalog import Level
 from conformance.contract.model import Body, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange

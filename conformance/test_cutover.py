@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from conformance.checks import fail
-from conformance.conftest import Info
 from conformance.cutover.compare import PROBES, CutoverProbe, Observed, judge
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.plugin.session import Run
 from conformance.probes import send_shape

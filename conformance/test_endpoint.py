@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conformance.checks import check_empty_json_success, check_outcome, check_status, fail
-from conformance.conftest import Info
 from conformance.contract.model import Cred, RequestShape, expect
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials

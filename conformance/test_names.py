@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.checks import ConformanceFailure, check_status, fail
-from conformance.conftest import Info
 from conformance.contract.catalog import Version
 from conformance.contract.model import Expectation, Ingest, PathShape, RequestShape, expect, is_valid_name
 from conformance.contract.profile import Profile
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import EVENT_PATH, Transport
 from conformance.transport.exchange import Exchange

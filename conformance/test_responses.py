@@ -16,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.checks import ConformanceFailure, check_status, fail
-from conformance.conftest import Info
 from conformance.contract.model import (
     V2_BODY_CAP,
     Authorization,
@@ -29,6 +28,7 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.contract.profile import Profile
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.probes import rebuild_note, sized_body
 from conformance.transport.client import EVENT_PATH, Transport, event_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.conftest import Info
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.plugin.session import Run
 from conformance.plugin.verdicts import marked_clauses

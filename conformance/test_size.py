@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from conformance.checks import check_status, fail
-from conformance.conftest import Info
 from conformance.contract.model import V2_BODY_CAP, Cred, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
+from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.probes import PAD_FIELD, rebuild_note, sized_body
 from conformance.readback import Check, Record

@@ -10,7 +10,6 @@ import ipaddress
 import os
 import random
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.contract.model import is_valid_name
-from conformance.contract.profile import Profile, ProfileError, load_profile
+from conformance.contract.profile import ProfileError, load_profile
+from conformance.rundata import Settings, TargetOptions
 
 # (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
 OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
@@ -190,41 +190,6 @@ def add_options(parser: pytest.Parser) -> None:
                 metavar=dest[3:].upper(),
                 help=help_text + env_note,
             )
-
-
-@dataclass(frozen=True)
-class TargetOptions:
-    url: str | None
-    api_version: str | None
-    write_key: str | None
-    readback: str | None
-    key_env: str
-
-
-@dataclass(frozen=True)
-class Settings:
-    primary: TargetOptions
-    compare: TargetOptions | None
-    database: str
-    table: str
-    settle: float
-    profile: Profile
-    profile_path: str | None
-    report_dir: Path
-    seed: int
-    strict: bool
-    max_rps: float | None
-    timeout: float
-    ca_bundle: str | None
-    insecure: bool
-    allow_insecure_http: bool
-    baseline: Path | None = None
-    fail_on: str = "any"
-    run_id: str | None = None
-
-    @property
-    def embedded(self) -> bool:
-        return self.primary.url is None
 
 
 def _raw(config: pytest.Config, dest: str, env: str | None) -> Any:

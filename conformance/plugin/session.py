@@ -4,88 +4,32 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
 import pytest
 
 from conformance.cutover.baseline import BaselineDiff
-from conformance.plugin.options import Settings
 from conformance.readback import Ledger, ReadbackClient
+from conformance.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
 from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
 from conformance.transport.credentials import Keyring
 from conformance.transport.exchange import Exchange
 from conformance.transport.redact import Redactor, install_log_redaction
 
-CUTOVER = "cutover"
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One violation a test found (a ConformanceFailure, redacted): what was expected, what came, and how."""
-
-    clauses: tuple[str, ...]
-    expected: str
-    received: str
-    exchanges: tuple[Exchange, ...] = ()
-
-
-@dataclass
-class Outcome:
-    """What one test (or read-back check) found, per clause, on one target."""
-
-    nodeid: str
-    target: str
-    statuses: dict[str, str]  # clause ID -> pass | fail | warn | skip | error | info
-    detail: dict[str, str] = field(default_factory=dict)
-    exchanges: tuple[Exchange, ...] = ()
-    message: str = ""
-    duration: float = 0.0
-    findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (for reports)
-
-
-@dataclass(frozen=True)
-class PlannedTarget:
-    name: str
-    version: str
-    readback: bool
-
-
-def plan_targets(settings: Settings) -> list[PlannedTarget]:
-    """The targets of this run, known before any I/O (test parametrization needs them at collection)."""
-    if settings.embedded:
-        versions = [settings.primary.api_version] if settings.primary.api_version else ["legacy", "v2"]
-        return [PlannedTarget(v, v, True) for v in versions]
-    primary = settings.primary
-    assert primary.api_version is not None
-    planned = [PlannedTarget(primary.api_version, primary.api_version, primary.readback is not None)]
-    if settings.compare is not None:
-        compare = settings.compare
-        assert compare.api_version is not None
-        name = compare.api_version if compare.api_version != primary.api_version else "compare"
-        planned.append(PlannedTarget(name, compare.api_version, compare.readback is not None))
-    return planned
-
-
-class Run:
+class Run(RunData):
     """Everything a run shares. Created at configure time; targets start when the first test is due."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.seed = settings.seed
-        self.run_id = settings.run_id or f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
-        self.planned = plan_targets(settings)
-        self.redactor = Redactor()
+        run_id = settings.run_id or f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
+        super().__init__(settings, run_id, Redactor())
         self.ids = ProbeIds(self.run_id)
         self.transports: dict[str, Transport] = {}
         self.ledger = Ledger(settings.settle, {})
-        self.outcomes: list[Outcome] = []
         self.infos: dict[str, list[tuple[str, str]]] = {}
         self.evidence: dict[str, list[Exchange]] = {}
         self.baseline_diff: BaselineDiff | None = None
-        self.started_at = datetime.now(UTC)
-        self.finished_at: datetime | None = None
         self.started = False
         self.ready = False  # every target is up (reports are written only then)
         self.suite_items = 0
@@ -94,10 +38,6 @@ class Run:
             if target is not None and target.write_key:
                 self.redactor.add(target.write_key, target.key_env)
         install_log_redaction(self.redactor)
-
-    @property
-    def versions(self) -> dict[str, str]:
-        return {t.name: t.version for t in self.planned}
 
     def start(self) -> None:
         """Start the embedded targets, or check the given ones answer; TargetError says why not."""
@@ -163,6 +103,7 @@ class Run:
                 verify=verify,
             )
             self.transports[spec.name] = transport
+            self.urls[spec.name] = spec.url
             if not spec.embedded:
                 transport.check_reachable()
             if spec.readback:
@@ -178,8 +119,7 @@ class Run:
             server.stop()  # type: ignore[attr-defined]
         self._servers.clear()
 
-    @property
-    def requests_sent(self) -> int:
+    def own_requests(self) -> int:
         return sum(t.sent for t in self.transports.values())
 
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
@@ -201,4 +141,4 @@ def elapsed(start: float) -> float:
     return time.monotonic() - start
 
 
-__all__ = ["CUTOVER", "Finding", "Outcome", "Run", "TargetError", "get_run", "run_key"]
+__all__ = ["CUTOVER", "Finding", "Outcome", "PlannedTarget", "Run", "TargetError", "get_run", "run_key"]

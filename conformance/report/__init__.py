@@ -10,16 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.plugin.session import Run
 from conformance.report import results as results_json
 from conformance.report.results import ClauseResult, aggregate
+from conformance.rundata import RunData
 
 MAX_SUMMARY = 25  # clause lines in the terminal summary; report.html has them all
 
 _last: dict[int, tuple[list[ClauseResult], list[str]]] = {}
 
 
-def write_all(run: Run) -> list[str]:
+def write_all(run: RunData) -> list[str]:
     """Write the three reports; returns the problems met (each report is attempted whatever the others do)."""
     from conformance.report import html, junit
 
@@ -45,7 +45,7 @@ def write_all(run: Run) -> list[str]:
     return problems
 
 
-def summary_lines(run: Run) -> list[str]:
+def summary_lines(run: RunData) -> list[str]:
     results, problems = _last.get(id(run)) or (aggregate(run), [])
     counts = Counter(r.status for r in results)
     verdict = results_json.verdict(results)

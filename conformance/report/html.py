@@ -22,7 +22,6 @@ import jinja2
 from conformance import __version__
 from conformance.contract.catalog import catalog
 from conformance.contract.spec import spec_sha256
-from conformance.plugin.session import CUTOVER, Outcome, Run
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import (
     PRIORITY,
@@ -32,6 +31,7 @@ from conformance.report.results import (
     strongest,
     verdict,
 )
+from conformance.rundata import CUTOVER, Outcome, RunData
 from conformance.transport.exchange import Exchange
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -167,7 +167,7 @@ def _finding_views(outcome: Outcome) -> list[FindingView]:
     return views
 
 
-def _cards(run: Run, outcomes: list[Outcome]) -> tuple[list[Card], list[tuple[str, str, str]]]:
+def _cards(run: RunData, outcomes: list[Outcome]) -> tuple[list[Card], list[tuple[str, str, str]]]:
     order = {cid: n for n, cid in enumerate(catalog())}
     targets = [name for name, _ in report_targets(run)]
     failing = [o for o in outcomes if _status(o) in PROBLEMS]
@@ -203,7 +203,7 @@ def _anchors(cards: list[Card]) -> dict[tuple[str, str], str]:
 
 
 def _rows(
-    run: Run, results: list[ClauseResult], anchors: dict[tuple[str, str], str]
+    run: RunData, results: list[ClauseResult], anchors: dict[tuple[str, str], str]
 ) -> list[tuple[str, list[Row]]]:
     targets = report_targets(run)
     by_key = {(r.id, r.target): r for r in results}
@@ -252,7 +252,7 @@ def _probe_name(nodeid: str) -> str:
     return name.removeprefix("legacy-vs-v2-") or name
 
 
-def _cutover(run: Run, outcomes: list[Outcome], anchors: dict[str, str]) -> list[CutoverProbe]:
+def _cutover(run: RunData, outcomes: list[Outcome], anchors: dict[str, str]) -> list[CutoverProbe]:
     """CUT outcomes grouped by test (its read-back check folded in), each with its (legacy, v2) exchanges."""
     groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
@@ -282,12 +282,12 @@ def _timestamp(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "(running)"
 
 
-def _settings(run: Run) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     s = run.settings
     rows: list[tuple[str, str]] = []
     options = (s.primary, s.compare)
     for planned, opts in zip(run.planned, options, strict=False):
-        url = run.transports[planned.name].spec.url if planned.name in run.transports else "(not started)"
+        url = run.urls.get(planned.name, "(not started)")
         if s.embedded:
             readback = "embedded read-back"
             url += " (embedded reference target)"
@@ -330,7 +330,7 @@ def _pytest_version() -> str:
     return pytest.__version__
 
 
-def page(run: Run, results: list[ClauseResult]) -> Page:
+def page(run: RunData, results: list[ClauseResult]) -> Page:
     outcomes = merge_phases(run.outcomes)
     cards, overflow = _cards(run, outcomes)
     anchors = _anchors(cards)
@@ -375,10 +375,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render(run: Run, results: list[ClauseResult]) -> str:
+def render(run: RunData, results: list[ClauseResult]) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(page=page(run, results), version=__version__)
 
 
-def write(run: Run, results: list[ClauseResult], path: Path) -> None:
+def write(run: RunData, results: list[ClauseResult], path: Path) -> None:
     path.write_text(printable(run.redactor(render(run, results))), encoding="utf-8")

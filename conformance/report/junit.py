@@ -18,15 +18,15 @@ from pathlib import Path
 from conformance import __version__
 from conformance.contract.catalog import Level, clause
 from conformance.contract.spec import spec_sha256
-from conformance.plugin.session import CUTOVER, Outcome, Run
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import ClauseResult, merge_phases, strongest, verdict
+from conformance.rundata import CUTOVER, Outcome, RunData
 
 LEVELS = (Level.MUST, Level.SHOULD, Level.INFO)
 MAX_EXCHANGES = 5
 
 
-def _level(outcome: Outcome, run: Run, status: str) -> str:
+def _level(outcome: Outcome, run: RunData, status: str) -> str:
     version = run.versions.get(outcome.target, outcome.target)
     deciding = [c for c, s in outcome.statuses.items() if s == status] or list(outcome.statuses)
     levels = {clause(c).level_for(version) for c in deciding}
@@ -50,7 +50,7 @@ def failure_text(outcome: Outcome) -> str:
     return "\n".join(parts).rstrip()
 
 
-def _testcase(suite: ET.Element, outcome: Outcome, run: Run, targets: set[str]) -> tuple[str, float]:
+def _testcase(suite: ET.Element, outcome: Outcome, run: RunData, targets: set[str]) -> tuple[str, float]:
     module, _, name = outcome.nodeid.partition("::")
     case = ET.SubElement(
         suite,
@@ -86,7 +86,7 @@ def _testcase(suite: ET.Element, outcome: Outcome, run: Run, targets: set[str]) 
     return status, outcome.duration
 
 
-def build(run: Run, results: list[ClauseResult]) -> ET.Element:
+def build(run: RunData, results: list[ClauseResult]) -> ET.Element:
     root = ET.Element("testsuites", name="postback-conformance")
     suite = ET.SubElement(
         root,
@@ -106,9 +106,7 @@ def build(run: Run, results: list[ClauseResult]) -> ET.Element:
         "strict": "yes" if run.settings.strict else "no",
     }
     for t in run.planned:
-        settings[f"target.{t.name}"] = f"{t.version} " + (
-            run.transports[t.name].spec.url if t.name in run.transports else "(not started)"
-        )
+        settings[f"target.{t.name}"] = f"{t.version} " + (run.urls.get(t.name, "(not started)"))
     for name, text in settings.items():
         ET.SubElement(props, "property", name=name, value=text)
     targets = {t.name for t in run.planned} | {CUTOVER}
@@ -128,7 +126,7 @@ def build(run: Run, results: list[ClauseResult]) -> ET.Element:
     return root
 
 
-def write(run: Run, results: list[ClauseResult], path: Path) -> None:
+def write(run: RunData, results: list[ClauseResult], path: Path) -> None:
     root = build(run, results)
     ET.indent(root)
     data = ET.tostring(root, encoding="unicode", xml_declaration=True)

@@ -16,7 +16,7 @@ from typing import Any
 from conformance import __version__
 from conformance.contract.catalog import catalog
 from conformance.contract.spec import spec_sha256
-from conformance.plugin.session import CUTOVER, Outcome, Run
+from conformance.rundata import CUTOVER, Outcome, RunData
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 # The strongest status wins when several tests speak about one clause on one target: any failure fails it;
@@ -47,7 +47,7 @@ class ClauseResult:
         }
 
 
-def report_targets(run: Run) -> list[tuple[str, str]]:
+def report_targets(run: RunData) -> list[tuple[str, str]]:
     """(name, version) for every certified target, plus ("cutover", "cutover") when two are compared."""
     targets = [(t.name, t.version) for t in run.planned]
     if len({version for _, version in targets}) == 2:
@@ -107,7 +107,7 @@ def _entry(clause_id: str, level: str, target: str, outcomes: list[Outcome]) -> 
     return ClauseResult(clause_id, level, target, status, tests, detail)
 
 
-def aggregate(run: Run) -> list[ClauseResult]:
+def aggregate(run: RunData) -> list[ClauseResult]:
     """Every clause that applies to each report target, in catalog order, target by target."""
     results: list[ClauseResult] = []
     for name, version in report_targets(run):
@@ -128,7 +128,7 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build(run: Run, results: list[ClauseResult]) -> dict[str, Any]:
+def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
     finished = run.finished_at or datetime.now(UTC)
     return {
         "suite_version": __version__,
@@ -141,7 +141,7 @@ def build(run: Run, results: list[ClauseResult]) -> dict[str, Any]:
         "targets": [
             {
                 "name": t.name,
-                "url": run.transports[t.name].spec.url if t.name in run.transports else None,
+                "url": run.urls.get(t.name),
                 "api_version": t.version,
                 "readback": t.readback,
             }
@@ -153,7 +153,7 @@ def build(run: Run, results: list[ClauseResult]) -> dict[str, Any]:
     }
 
 
-def write(run: Run, results: list[ClauseResult], path: Path) -> dict[str, Any]:
+def write(run: RunData, results: list[ClauseResult], path: Path) -> dict[str, Any]:
     data = build(run, results)
     text = run.redactor(json.dumps(data, indent=2, ensure_ascii=False))
     path.write_text(text + "\n", encoding="utf-8")

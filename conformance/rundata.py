@@ -1,0 +1,132 @@
+"""The data of one conformance run, below both the plugin and the reports.
+
+Reports are built from a :class:`RunData`: the validated settings, the planned targets, every test's
+:class:`Outcome` and a few counters. The plugin's run state (``conformance.plugin.session.Run``) is one;
+so is what the controller of an xdist run merges from its workers. Nothing here does I/O or knows pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conformance.contract.profile import Profile
+from conformance.transport.exchange import Exchange
+from conformance.transport.redact import Redactor
+
+CUTOVER = "cutover"
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    url: str | None
+    api_version: str | None
+    write_key: str | None
+    readback: str | None
+    key_env: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option of the run, validated (``conformance.plugin.options.settings_from_config``)."""
+
+    primary: TargetOptions
+    compare: TargetOptions | None
+    database: str
+    table: str
+    settle: float
+    profile: Profile
+    profile_path: str | None
+    report_dir: Path
+    seed: int
+    strict: bool
+    max_rps: float | None
+    timeout: float
+    ca_bundle: str | None
+    insecure: bool
+    allow_insecure_http: bool
+    baseline: Path | None = None
+    fail_on: str = "any"
+    run_id: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.primary.url is None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation a test found (a ConformanceFailure, redacted): what was expected, what came, and how."""
+
+    clauses: tuple[str, ...]
+    expected: str
+    received: str
+    exchanges: tuple[Exchange, ...] = ()
+
+
+@dataclass
+class Outcome:
+    """What one test (or read-back check) found, per clause, on one target."""
+
+    nodeid: str
+    target: str
+    statuses: dict[str, str]  # clause ID -> pass | fail | warn | skip | error | info
+    detail: dict[str, str] = field(default_factory=dict)
+    exchanges: tuple[Exchange, ...] = ()
+    message: str = ""
+    duration: float = 0.0
+    findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (for reports)
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    name: str
+    version: str
+    readback: bool
+
+
+def plan_targets(settings: Settings) -> list[PlannedTarget]:
+    """The targets of this run, known before any I/O (test parametrization needs them at collection)."""
+    if settings.embedded:
+        versions = [settings.primary.api_version] if settings.primary.api_version else ["legacy", "v2"]
+        return [PlannedTarget(v, v, True) for v in versions]
+    primary = settings.primary
+    assert primary.api_version is not None
+    planned = [PlannedTarget(primary.api_version, primary.api_version, primary.readback is not None)]
+    if settings.compare is not None:
+        compare = settings.compare
+        assert compare.api_version is not None
+        name = compare.api_version if compare.api_version != primary.api_version else "compare"
+        planned.append(PlannedTarget(name, compare.api_version, compare.readback is not None))
+    return planned
+
+
+class RunData:
+    """What the reports need of a run. ``urls`` fill in as targets start; ``outcomes`` as tests end."""
+
+    def __init__(self, settings: Settings, run_id: str, redactor: Redactor | None = None) -> None:
+        self.settings = settings
+        self.seed = settings.seed
+        self.run_id = run_id
+        self.planned = plan_targets(settings)
+        self.redactor = redactor or Redactor()
+        self.urls: dict[str, str] = {}
+        self.outcomes: list[Outcome] = []
+        self.started_at = datetime.now(UTC)
+        self.finished_at: datetime | None = None
+        self.merged_requests = 0  # requests sent by other processes (xdist workers) of this run
+        self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {t.name: t.version for t in self.planned}
+
+    @property
+    def requests_sent(self) -> int:
+        return self.merged_requests + self.own_requests()
+
+    def own_requests(self) -> int:
+        """Requests this process sent (the plugin's run counts its transports)."""
+        return 0
