@@ -117,6 +117,7 @@ class RunData:
         self.started_at = datetime.now(UTC)
         self.finished_at: datetime | None = None
         self.merged_requests = 0  # requests sent by other processes (xdist workers) of this run
+        self.workers = 0  # xdist workers whose part was merged into this run (0: a serial run)
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
 
     @property

@@ -12,7 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
-from conformance.plugin import options, suite, verdicts
+from conformance.plugin import distributed, options, suite, verdicts
 from conformance.plugin.session import Run, TargetError, get_run, run_key
 
 MARKERS = (
@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    settings = options.settings_from_config(config)
+    settings, _ = distributed.worker_settings(config, options.settings_from_config(config))
     run = Run(settings)
     config.stash[run_key] = run
     if suite.suite_mode(config):
@@ -63,14 +63,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     suite.add_readback_checks(config, get_run(config), items)
 
 
+def _start(run: Run) -> None:
+    try:
+        run.start()
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> None:
-    run = get_run(session.config)
-    if run.suite_items and not session.config.option.collectonly:
-        try:
-            run.start()
-        except TargetError as exc:
-            raise pytest.UsageError(str(exc)) from None
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # xdist: the controller starts (or checks) the targets once, before its workers start.
+    config = session.config
+    if distributed.is_controller(config) and suite.suite_mode(config) and not config.option.collectonly:
+        _start(get_run(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    run = get_run(node.config)  # type: ignore[attr-defined]
+    if run.ready:
+        node.workerinput[distributed.INPUT] = distributed.worker_input(run)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    output = getattr(node, "workeroutput", {}).get(distributed.OUTPUT)
+    if output is not None:
+        config: pytest.Config = node.config  # type: ignore[attr-defined]
+        distributed.merge_worker(config, get_run(config), output)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    config = session.config
+    run = get_run(config)
+    if run.suite_items and not config.option.collectonly:
+        if distributed.INPUT in getattr(config, "workerinput", {}):
+            distributed.connect_worker(config, run)
+        else:
+            _start(run)
+    result = yield
+    if run.deferred_checks:
+        distributed.run_deferred_checks(session, run)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -79,6 +114,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     run = get_run(item.config)
+    run.ran_here.add(item.nodeid)
     from conformance.report.redaction import redact_report  # lazy: conformance.report imports the plugin
 
     redact_report(report, run.redactor)  # no write key in tracebacks, -l locals or captured output
@@ -98,9 +134,14 @@ def pytest_runtest_makereport(
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    run = get_run(session.config)
+    config = session.config
+    run = get_run(config)
     if run.started:
         run.stop()
+    if distributed.is_worker(config):
+        if run.ready:  # the controller writes the reports, from every worker's part
+            config.workeroutput[distributed.OUTPUT] = distributed.worker_output(run)  # type: ignore[attr-defined]
+        return
     if run.ready:
         suite.write_reports(session.config, run)
         session.exitstatus = suite.exit_status(run, int(session.exitstatus))
@@ -110,5 +151,5 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     run = get_run(config)
-    if run.ready:
+    if run.ready and not distributed.is_worker(config):
         suite.terminal_summary(terminalreporter, run)

@@ -25,6 +25,12 @@ class Run(RunData):
         run_id = settings.run_id or f"pc{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(3)}"
         super().__init__(settings, run_id, Redactor())
         self.ids = ProbeIds(self.run_id)
+        self.rate_share = 1  # an xdist worker sends at most max_rps / workers
+        self.target_specs: list[tuple[TargetSpec, str]] = []
+        self.deferred_checks: list[pytest.Item] = []  # an xdist worker's read-back checks
+        self.ran_here: set[str] = set()  # node IDs of the tests this process ran
+        self.deferred_reports: list[dict[str, object]] = []  # their reports, serialised for the controller
+        self.merged_log: dict[str, list[dict[str, object]]] = {}  # xdist workers' request logs
         self.transports: dict[str, Transport] = {}
         self.ledger = Ledger(settings.settle, {})
         self.infos: dict[str, list[tuple[str, str]]] = {}
@@ -44,8 +50,11 @@ class Run(RunData):
         if self.started:
             return
         self.started = True
+        self.connect(self._target_specs(), check=True)
+
+    def _target_specs(self) -> list[tuple[TargetSpec, str]]:
+        """Every target with its valid key; starts the embedded reference targets first."""
         settings = self.settings
-        verify = ssl_context(settings.ca_bundle, settings.insecure)
         specs: list[tuple[TargetSpec, str]] = []
         if settings.embedded:
             from conformance.reference.app import ApiVersion
@@ -90,8 +99,22 @@ class Run(RunData):
                         options.write_key,
                     )
                 )
+        return specs
+
+    def connect(self, specs: list[tuple[TargetSpec, str]], *, check: bool) -> None:
+        """One transport (and read-back client) per target; ``check``: make sure remote targets answer.
+
+        An xdist worker connects to the targets its controller started and checked (``check=False``), and
+        takes its share of the run's rate cap (CONTRACT.md: the cap is for all workers together).
+        """
+        self.started = True
+        self.target_specs = specs
+        settings = self.settings
+        verify = ssl_context(settings.ca_bundle, settings.insecure)
+        max_rps = settings.max_rps / self.rate_share if settings.max_rps else None
         readbacks: dict[str, ReadbackClient] = {}
         for spec, key in specs:
+            self.redactor.add(key, spec.key_env)
             keyring = Keyring(key, self.seed)
             transport = Transport(
                 spec,
@@ -99,12 +122,12 @@ class Run(RunData):
                 self.redactor,
                 self.ids,
                 timeout=settings.timeout,
-                max_rps=settings.max_rps,
+                max_rps=max_rps,
                 verify=verify,
             )
             self.transports[spec.name] = transport
             self.urls[spec.name] = spec.url
-            if not spec.embedded:
+            if check and not spec.embedded:
                 transport.check_reachable()
             if spec.readback:
                 readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)

@@ -128,7 +128,12 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
         if params.get("target") in readback or (params.get("pair") and readback):
             assert item.parent is not None
             checks.append(ReadbackCheck.from_parent(item.parent, name=f"{item.name}::read-back", origin=item))
-    items.extend(checks)
+    if hasattr(config, "workerinput"):
+        # xdist: every worker must collect the same items, and a check must run where its test's ledger is:
+        # each worker runs the checks of its own tests after its last test (plugin.distributed).
+        run.deferred_checks = checks
+    else:
+        items.extend(checks)
 
 
 def write_reports(config: pytest.Config, run: Run) -> None:
@@ -138,8 +143,11 @@ def write_reports(config: pytest.Config, run: Run) -> None:
 
     write_all(run)
     with (run.settings.report_dir / "requests.jsonl").open("w", encoding="utf-8") as log:
-        for name, transport in run.transports.items():
-            for line in transport.log:
+        logs = {name: list(transport.log) for name, transport in run.transports.items()}
+        for name, lines in run.merged_log.items():
+            logs.setdefault(name, []).extend(lines)
+        for name, lines in logs.items():
+            for line in lines:
                 log.write(run.redactor(json.dumps({"target": name, **line}, ensure_ascii=False)) + "\n")
     if run.settings.baseline is not None:
         from conformance.cutover.baseline import compare, load

@@ -130,7 +130,7 @@ def _timestamp(moment: datetime) -> str:
 
 def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
     finished = run.finished_at or datetime.now(UTC)
-    return {
+    data: dict[str, Any] = {
         "suite_version": __version__,
         "spec_sha256": spec_sha256(),
         "seed": run.seed,
@@ -151,6 +151,10 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "requests_sent": run.requests_sent,
         "clauses": [r.as_json() for r in results],
     }
+    if run.workers:
+        # pytest-xdist: how many processes ran tests, and when each waited for ingestion (UNIX times).
+        data["parallel"] = {"workers": run.workers, "readback_waits": run.extra.get("readback_waits", [])}
+    return data
 
 
 def write(run: RunData, results: list[ClauseResult], path: Path) -> dict[str, Any]:

@@ -69,16 +69,20 @@ class RateLimiter:
 
 
 class ProbeIds:
-    """Unique ``conformance_id`` values: the run ID, then a counter (CONTRACT.md, Probe records)."""
+    """Unique ``conformance_id`` values: the run ID, then a counter (CONTRACT.md, Probe records).
 
-    def __init__(self, run_id: str) -> None:
+    Each process of an xdist run counts on its own, so a worker adds its name (``<run ID>-gw1-000001``).
+    """
+
+    def __init__(self, run_id: str, scope: str = "") -> None:
         self.run_id = run_id
+        self._prefix = f"{run_id}-{scope}-" if scope else f"{run_id}-"
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 
     def next(self) -> str:
         with self._lock:
-            return f"{self.run_id}-{next(self._counter):06d}"
+            return f"{self._prefix}{next(self._counter):06d}"
 
 
 def event_path(database: str, table: str) -> str:
