@@ -34,7 +34,7 @@ MUST_FIELDS: dict[str, dict[str, object]] = {
         "empty": "",
         "non_ascii": "Grüße, 東京, Привет, مرحبا",
         "emoji": "😀 👍🏽 👨‍👩‍👧",
-        "escaped_on_the_wire": 'quote " backslash \\ newline \n tab \t nul \x00',
+        "escaped_on_the_wire": 'quote " backslash \\ newline \n tab \t',
         "digits": "1234",
         "word_true": "true",
     },
@@ -123,8 +123,9 @@ def test_json_escapes_in_strings_are_decoded_before_ingestion(
 def test_generated_objects_round_trip_through_ingestion(
     target: Transport, ingestion: Ingestion, fields: dict[str, object]
 ) -> None:
-    """BODY-01 (MUST), property: any object of Unicode-named fields holding strings (any Unicode), integers
-    within +-2**53 and booleans is ingested with every field's JSON type and value."""
+    """BODY-01 (MUST), property: any object of fields named as a store keeps them (lowercase ASCII letters,
+    digits, _) holding strings (any Unicode), integers within +-2**53 and booleans is ingested with every
+    field's JSON type and value."""
     exchange = target.post(fields=fields)
     check_status(exchange, _shape(target, Body.OBJECT, exchange.request.body).statuses, ["BODY-01"])
     ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(fields))
@@ -369,24 +370,21 @@ def test_random_bytes_are_answered_as_the_contract_says(target: Transport, body:
 def test_fuzzed_probe_records_are_answered_as_the_contract_says(
     target: Transport, ingestion: Ingestion, fields: dict[str, object], ops: list[bodies.Edit]
 ) -> None:
-    """BODY-08 (MUST), property: a probe record with one to three random byte edits gets an answer, never
-    5xx. A body that is no longer a JSON object gets the status the contract model gives it and, while its
-    probe ID is intact, is never ingested (BODY-03/04). One still an object is BODY-01's business (read-back
-    only), so only its answer is judged here."""
+    """BODY-08 (MUST), property: a probe record with one to three random byte edits (never inside its
+    ``"conformance_id"`` member) gets an answer, never 5xx. A body that is no longer a JSON object gets the
+    status the contract model gives it and is never ingested (BODY-03/04). One still an object is BODY-01's
+    business (read-back only), so only its answer is judged here."""
     probe, cid = target.probe_body(fields)
-    body = bodies.apply_edits(probe, ops)
+    body = bodies.apply_edits(probe, ops, keep=bodies.id_member(cid))
+    assert cid.encode() in body, "suite bug: an edit landed inside the conformance_id"
     kind = bodies.classify(body)
-    if kind in (Body.OBJECT, Body.STRESS) and bodies.json_loads(body).get("conformance_id") != cid:
-        return  # an object whose probe ID was edited away is not a probe record: not sent
-    findable = cid.encode() in body
-    exchange = target.post(body=body, conformance_id=cid if findable else None)
+    exchange = target.post(body=body, conformance_id=cid)
     check_answered(exchange)
     if kind in (Body.OBJECT, Body.STRESS):
         return
     expectation = _shape(target, kind, body)
     check_outcome(exchange, expectation)
-    if findable:
-        ingestion.expect_outcome(exchange, expectation)
+    ingestion.expect_outcome(exchange, expectation)
 
 
 # -- BODY-09 -----------------------------------------------------------------------------------------------
