@@ -114,6 +114,19 @@ NON_OBJECT_CASES = (
 )
 
 _MANY_KEYS = b",".join(b'"k%05d":%d' % (i, i) for i in range(20_000))
+# BODY-08: the nesting ladder (total depth of the body, the probe record itself being depth 1). Libraries stop
+# at 64, 100, 128, 512, 1000 or 10000 levels; RFC 8259 section 9 lets them, so each step may be refused.
+NESTING_LADDER = (16, 32, 64, 65, 128, 129, 256, 512, 1000, 10_000)
+CONTAINERS = ("arrays", "objects")
+
+
+def nested(container: str, depth: int) -> Build:
+    """A probe record whose ``"deep"`` member nests ``container`` so that the body is ``depth`` deep."""
+    inner = depth - 1
+    if container == "arrays":
+        return members(b'"deep":' + b"[" * inner + b"]" * inner)
+    return members(b'"deep":' + b'{"a":' * (inner - 1) + b"{}" + b"}" * (inner - 1))
+
 
 # BODY-08: bodies well within the v2 cap that stress a parser. Valid objects are STRESS (200, 400 or 413).
 STRESS_CASES = (
@@ -131,6 +144,19 @@ STRESS_CASES = (
     BodyCase(
         "many-unicode-escapes", Body.STRESS, members(b'"s":"' + b"\\u00e9\\ud83d\\ude00" * 5_000 + b'"')
     ),
+    BodyCase("wide-array-200000", Body.STRESS, members(b'"wide":[' + b",".join([b"0"] * 200_000) + b"]")),
+    BodyCase(
+        "wide-object-50000",
+        Body.STRESS,
+        members(b'"wide":{' + b",".join(b'"k%05d":0' % i for i in range(50_000)) + b"}"),
+    ),
+    # RFC 8259 section 8.2: a lone surrogate escape is valid grammar but no Unicode text; receivers differ.
+    BodyCase("lone-high-surrogate", Body.STRESS, members(b'"s":"\\ud800"'), "RFC 8259 section 8.2"),
+    BodyCase("lone-low-surrogate", Body.STRESS, members(b'"s":"x\\udc00y"'), "RFC 8259 section 8.2"),
+    BodyCase(
+        "reversed-surrogate-pair", Body.STRESS, members(b'"s":"\\ude00\\ud83d"'), "RFC 8259 section 8.2"
+    ),
+    BodyCase("lone-surrogate-in-a-name", Body.STRESS, members(b'"\\ud83d":1'), "RFC 8259 section 8.2"),
 )
 
 # BODY-08: odd header fields on a valid probe record (RFC 9110 section 5.3: Content-Type is a singleton).

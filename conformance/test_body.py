@@ -334,6 +334,33 @@ def test_stressful_bodies_get_an_answer_that_is_not_5xx(target: Transport, case:
 
 
 @pytest.mark.clause("BODY-08")
+@pytest.mark.parametrize("container", bodies.CONTAINERS)
+def test_every_step_of_the_nesting_ladder_gets_an_answer_that_is_not_5xx(
+    target: Transport, info: Info, container: str
+) -> None:
+    """BODY-08 (MUST): probe records nested 16, 32, 64, 65, 128, 129, 256, 512, 1000 and 10000 deep (arrays,
+    or objects) each get an answer within the timeout, never 5xx: 200, 400 or (v2) 413, since RFC 8259
+    section 9 lets a target limit nesting at any depth. The depth where refusal starts is reported."""
+    sent = []
+    for depth in bodies.NESTING_LADDER:
+        probe, cid = target.probe_body()
+        body = bodies.nested(container, depth)(probe)
+        note = f"a probe record nesting {container} {depth} deep"
+        sent.append((depth, target.post(body=body, conformance_id=cid, body_note=note)))
+    refused = [depth for depth, x in sent if x.response is None or x.response.status != 200]
+    accepted = [depth for depth, x in sent if x.response is not None and x.response.status == 200]
+    summary = ", ".join(f"{depth}: {_status(x).removeprefix('answered ')}" for depth, x in sent)
+    start = f"refusal starts at depth {refused[0]}" if refused else "every depth accepted"
+    if refused and any(depth > refused[0] for depth in accepted):
+        start += " (not monotonic: a deeper body was accepted again)"
+    info.record("BODY-08", f"nested {container}: {start} ({summary})")
+    statuses = _shape(target, Body.STRESS, b"").statuses
+    for depth, exchange in sent:
+        check_answered(exchange)
+        check_status(exchange, statuses, ["BODY-08"], f" (nesting {container} {depth} deep)")
+
+
+@pytest.mark.clause("BODY-08")
 @pytest.mark.parametrize(
     ("case", "content_type"),
     [pytest.param(c, "application/json", id=c.name) for c in bodies.ODD_HEADER_CASES]
