@@ -221,22 +221,29 @@ def classify(body: bytes) -> Body:
     escape (section 8.2: valid grammar, not Unicode), or nesting deeper than STRESS_DEPTH (sections 6, 9).
     Nesting deeper than Python's parser follows is read by :func:`_deep_kind` instead.
     """
+    return explain(body)[0]
+
+
+def explain(body: bytes) -> tuple[Body, str]:
+    """:func:`classify`'s kind of ``body`` and why (for a STRESS body: what a target may refuse it for)."""
     if not body:
-        return Body.EMPTY
+        return Body.EMPTY, "an empty body"
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return Body.INVALID_UTF8
+        return Body.INVALID_UTF8, "not UTF-8 (RFC 8259 section 8.1)"
     if text.startswith("\ufeff"):
         # RFC 8259 section 8.1: a parser MAY ignore a leading byte order mark, so an object after one is
         # an object a target may accept or refuse; anything else stays what it is.
-        rest = classify(body[3:])
-        return {Body.OBJECT: Body.STRESS, Body.EMPTY: Body.INVALID_JSON}.get(rest, rest)
+        rest, why = explain(body[3:])
+        if rest is Body.OBJECT:
+            return Body.STRESS, "a byte order mark before an object (RFC 8259 section 8.1: MAY be ignored)"
+        return (Body.INVALID_JSON, "a byte order mark alone") if rest is Body.EMPTY else (rest, why)
     stressed: list[str] = []
 
     def parse_int(digits: str) -> int:
         if len(digits.lstrip("-")) > STRESS_DIGITS or not INT_RANGE[0] <= int(digits) <= INT_RANGE[1]:
-            stressed.append(digits[:20])
+            stressed.append(f"the integer {digits[:20]}... is beyond 64 bits (RFC 8259 section 9)")
             return 0
         return int(digits)
 
@@ -244,7 +251,7 @@ def classify(body: bytes) -> Body:
         value = float(number)
         mantissa = number.lower().split("e", 1)[0]
         if not math.isfinite(value) or (value == 0 and mantissa.strip("-0.")):
-            stressed.append(number)
+            stressed.append(f"the number {number[:20]} is beyond a double (RFC 8259 section 9)")
             return 0.0
         return value
 
@@ -253,14 +260,20 @@ def classify(body: bytes) -> Body:
             text, parse_int=parse_int, parse_float=parse_float, parse_constant=_reject_constant
         )
     except RecursionError:
-        return _deep_kind(text)
-    except ValueError:
-        return Body.INVALID_JSON
+        kind = _deep_kind(text)
+        deep = "nesting deeper than Python's parser follows (RFC 8259 section 9)"
+        return kind, deep if kind is Body.STRESS else "not one JSON text (read token by token)"
+    except ValueError as error:
+        return Body.INVALID_JSON, f"not one JSON text: {error}"
     if not isinstance(value, dict):
-        return Body.NON_OBJECT
-    if stressed or _has_lone_surrogate(value) or _depth(value) > STRESS_DEPTH:
-        return Body.STRESS
-    return Body.OBJECT
+        return Body.NON_OBJECT, "valid JSON that is not an object"
+    if stressed:
+        return Body.STRESS, stressed[0]
+    if _has_lone_surrogate(value):
+        return Body.STRESS, "a lone surrogate escape: valid grammar, not Unicode (RFC 8259 section 8.2)"
+    if (depth := _depth(value)) > STRESS_DEPTH:
+        return Body.STRESS, f"nesting {depth} deep, over {STRESS_DEPTH} (RFC 8259 section 9)"
+    return Body.OBJECT, "a JSON object"
 
 
 # RFC 8259 sections 2-7, one token at a time (for nesting too deep for Python's recursive parser).
