@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,15 @@ SAFE_INT = 2**53
 STRESS_DEPTH = 100
 # Integers longer than this are "stress" too (RFC 8259 section 6 lets implementations limit the range).
 STRESS_DIGITS = 4000
+# RFC 8259 section 9: "An implementation may set limits on the range and precision of numbers." Integers a
+# 64-bit integer (signed or unsigned) holds are ones parsers keep; outside that range a target may refuse.
+INT_RANGE = (-(2**63), 2**64 - 1)
+# A string that still holds a surrogate code point after parsing came from a lone escape such as "\ud800".
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Field names a columnar store keeps as sent (lowercase ASCII letters, digits, "_", no leading digit).
+NAME_FIRST = "abcdefghijklmnopqrstuvwxyz_"
+NAME_REST = NAME_FIRST + "0123456789"
+NAME_MAX = 128
 SHOWN = 80
 
 Build = Callable[[bytes], bytes]
@@ -104,6 +114,19 @@ NON_OBJECT_CASES = (
 )
 
 _MANY_KEYS = b",".join(b'"k%05d":%d' % (i, i) for i in range(20_000))
+# BODY-08: the nesting ladder (total depth of the body, the probe record itself being depth 1). Libraries stop
+# at 64, 100, 128, 512, 1000 or 10000 levels; RFC 8259 section 9 lets them, so each step may be refused.
+NESTING_LADDER = (16, 32, 64, 65, 128, 129, 256, 512, 1000, 10_000)
+CONTAINERS = ("arrays", "objects")
+
+
+def nested(container: str, depth: int) -> Build:
+    """A probe record whose ``"deep"`` member nests ``container`` so that the body is ``depth`` deep."""
+    inner = depth - 1
+    if container == "arrays":
+        return members(b'"deep":' + b"[" * inner + b"]" * inner)
+    return members(b'"deep":' + b'{"a":' * (inner - 1) + b"{}" + b"}" * (inner - 1))
+
 
 # BODY-08: bodies well within the v2 cap that stress a parser. Valid objects are STRESS (200, 400 or 413).
 STRESS_CASES = (
@@ -121,6 +144,19 @@ STRESS_CASES = (
     BodyCase(
         "many-unicode-escapes", Body.STRESS, members(b'"s":"' + b"\\u00e9\\ud83d\\ude00" * 5_000 + b'"')
     ),
+    BodyCase("wide-array-200000", Body.STRESS, members(b'"wide":[' + b",".join([b"0"] * 200_000) + b"]")),
+    BodyCase(
+        "wide-object-50000",
+        Body.STRESS,
+        members(b'"wide":{' + b",".join(b'"k%05d":0' % i for i in range(50_000)) + b"}"),
+    ),
+    # RFC 8259 section 8.2: a lone surrogate escape is valid grammar but no Unicode text; receivers differ.
+    BodyCase("lone-high-surrogate", Body.STRESS, members(b'"s":"\\ud800"'), "RFC 8259 section 8.2"),
+    BodyCase("lone-low-surrogate", Body.STRESS, members(b'"s":"x\\udc00y"'), "RFC 8259 section 8.2"),
+    BodyCase(
+        "reversed-surrogate-pair", Body.STRESS, members(b'"s":"\\ude00\\ud83d"'), "RFC 8259 section 8.2"
+    ),
+    BodyCase("lone-surrogate-in-a-name", Body.STRESS, members(b'"\\ud83d":1'), "RFC 8259 section 8.2"),
 )
 
 # BODY-08: odd header fields on a valid probe record (RFC 9110 section 5.3: Content-Type is a singleton).
@@ -162,36 +198,60 @@ def _depth(value: object) -> int:
     return deepest
 
 
+def _has_lone_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def classify(body: bytes) -> Body:
     """The contract-model kind of a raw body: the suite's own strict RFC 8259 reading of it.
 
-    For generated bodies of a few KiB at most (deeper nesting than Python's parser follows raises
-    RecursionError). A valid object holding a number no double or 4000 digits hold, or nested more than
-    STRESS_DEPTH levels, is a STRESS body (RFC 8259 sections 6 and 9 let implementations set such limits).
+    A valid object is a STRESS body (one a target may accept or refuse) when it holds a number outside
+    what a 64-bit integer or a finite double holds, a non-zero number that underflows to 0, a lone surrogate
+    escape (section 8.2: valid grammar, not Unicode), or nesting deeper than STRESS_DEPTH (sections 6, 9).
+    Nesting deeper than Python's parser follows is read by :func:`_deep_kind` instead.
     """
+    return explain(body)[0]
+
+
+def explain(body: bytes) -> tuple[Body, str]:
+    """:func:`classify`'s kind of ``body`` and why (for a STRESS body: what a target may refuse it for)."""
     if not body:
-        return Body.EMPTY
+        return Body.EMPTY, "an empty body"
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return Body.INVALID_UTF8
+        return Body.INVALID_UTF8, "not UTF-8 (RFC 8259 section 8.1)"
     if text.startswith("\ufeff"):
         # RFC 8259 section 8.1: a parser MAY ignore a leading byte order mark, so an object after one is
         # an object a target may accept or refuse; anything else stays what it is.
-        rest = classify(body[3:])
-        return {Body.OBJECT: Body.STRESS, Body.EMPTY: Body.INVALID_JSON}.get(rest, rest)
+        rest, why = explain(body[3:])
+        if rest is Body.OBJECT:
+            return Body.STRESS, "a byte order mark before an object (RFC 8259 section 8.1: MAY be ignored)"
+        return (Body.INVALID_JSON, "a byte order mark alone") if rest is Body.EMPTY else (rest, why)
     stressed: list[str] = []
 
     def parse_int(digits: str) -> int:
-        if len(digits.lstrip("-")) > STRESS_DIGITS:
-            stressed.append(digits[:20])
+        if len(digits.lstrip("-")) > STRESS_DIGITS or not INT_RANGE[0] <= int(digits) <= INT_RANGE[1]:
+            stressed.append(f"the integer {digits[:20]}... is beyond 64 bits (RFC 8259 section 9)")
             return 0
         return int(digits)
 
     def parse_float(number: str) -> float:
         value = float(number)
-        if not math.isfinite(value):
-            stressed.append(number)
+        mantissa = number.lower().split("e", 1)[0]
+        if not math.isfinite(value) or (value == 0 and mantissa.strip("-0.")):
+            stressed.append(f"the number {number[:20]} is beyond a double (RFC 8259 section 9)")
             return 0.0
         return value
 
@@ -199,11 +259,64 @@ def classify(body: bytes) -> Body:
         value = json.loads(
             text, parse_int=parse_int, parse_float=parse_float, parse_constant=_reject_constant
         )
-    except ValueError:
-        return Body.INVALID_JSON
+    except RecursionError:
+        kind = _deep_kind(text)
+        deep = "nesting deeper than Python's parser follows (RFC 8259 section 9)"
+        return kind, deep if kind is Body.STRESS else "not one JSON text (read token by token)"
+    except ValueError as error:
+        return Body.INVALID_JSON, f"not one JSON text: {error}"
     if not isinstance(value, dict):
-        return Body.NON_OBJECT
-    return Body.STRESS if stressed or _depth(value) > STRESS_DEPTH else Body.OBJECT
+        return Body.NON_OBJECT, "valid JSON that is not an object"
+    if stressed:
+        return Body.STRESS, stressed[0]
+    if _has_lone_surrogate(value):
+        return Body.STRESS, "a lone surrogate escape: valid grammar, not Unicode (RFC 8259 section 8.2)"
+    if (depth := _depth(value)) > STRESS_DEPTH:
+        return Body.STRESS, f"nesting {depth} deep, over {STRESS_DEPTH} (RFC 8259 section 9)"
+    return Body.OBJECT, "a JSON object"
+
+
+# RFC 8259 sections 2-7, one token at a time (for nesting too deep for Python's recursive parser).
+_TOKEN = re.compile(
+    r"[ \t\n\r]*(?:(?P<punct>[\[\]{},:])"
+    r'|(?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")'
+    r"|(?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
+)
+_CLOSE = {"[": "]", "{": "}"}
+
+
+def _deep_kind(text: str) -> Body:
+    """INVALID_JSON, NON_OBJECT or STRESS (a valid object nested deeper than STRESS_DEPTH) for ``text``,
+    checked token by token with an explicit stack instead of recursion."""
+    stack: list[str] = []
+    state, pos, top = "value", 0, ""
+    while (match := _TOKEN.match(text, pos)) is not None:
+        pos = match.end()
+        punct, string = match.group("punct"), match.group("string")
+        is_value = match.group("scalar") is not None or string is not None
+        if state in ("value", "value-or-close") and punct in ("[", "{"):
+            top = top or punct
+            stack.append(punct)
+            state = "value-or-close" if punct == "[" else "key-or-close"
+        elif state in ("value", "value-or-close") and is_value:
+            top = top or "scalar"
+            state = "after"
+        elif state in ("key", "key-or-close") and string is not None:
+            state = "colon"
+        elif state == "colon" and punct == ":":
+            state = "value"
+        elif state == "after" and stack and punct == ",":
+            state = "value" if stack[-1] == "[" else "key"
+        elif state in ("after", "value-or-close", "key-or-close") and stack and punct == _CLOSE[stack[-1]]:
+            stack.pop()
+            state = "after"
+        else:
+            return Body.INVALID_JSON
+        if state == "after" and not stack:
+            break
+    if state != "after" or stack or text[pos:].strip(" \t\n\r"):
+        return Body.INVALID_JSON
+    return Body.STRESS if top == "{" else Body.NON_OBJECT
 
 
 # -- comparing what was sent with what was ingested (BODY-01) -----------------------------------------------
@@ -277,7 +390,15 @@ def texts(max_size: int = 40) -> st.SearchStrategy[str]:
 
 
 def field_names() -> st.SearchStrategy[str]:
-    return texts(16).filter(lambda k: bool(k) and k not in RESERVED_FIELDS and not k.startswith("td_"))
+    """Field names a store keeps as sent: lowercase ASCII letters, digits and ``_``, no leading digit, at most
+    NAME_MAX characters. Real columnar stores normalise column names (case, controls, NUL), and the docs say
+    nothing of names, so other names would blame a conformant target; values stay fully general."""
+    names = st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from(NAME_FIRST),
+        st.text(st.sampled_from(NAME_REST), max_size=NAME_MAX - 1),
+    )
+    return names.filter(lambda k: k not in RESERVED_FIELDS and not k.startswith("td_"))
 
 
 def must_values() -> st.SearchStrategy[object]:
@@ -324,6 +445,11 @@ def dump(value: object) -> bytes:
 Edit = tuple[str, int, int]
 
 
+def id_member(cid: str) -> bytes:
+    """The ``"conformance_id":"<cid>"`` member as a probe record holds it (no edit may touch it)."""
+    return b'"conformance_id":' + json.dumps(cid).encode()
+
+
 def edits() -> st.SearchStrategy[list[Edit]]:
     """One to three byte edits (replace, insert, delete) at positions taken modulo the body's length."""
     op = st.tuples(
@@ -332,13 +458,30 @@ def edits() -> st.SearchStrategy[list[Edit]]:
     return st.lists(op, min_size=1, max_size=3)
 
 
-def apply_edits(body: bytes, ops: list[Edit]) -> bytes:
+def apply_edits(body: bytes, ops: list[Edit], keep: bytes = b"") -> bytes:
+    """``body`` with the byte edits ``ops`` applied, none of them inside the first occurrence of ``keep``.
+
+    Positions are taken modulo the bytes that may be edited, so the same ops give the same edits whatever
+    ``keep`` holds: a fuzzed probe record keeps its ``"conformance_id":"..."`` member intact (read-back can
+    find it), and two runs with one seed send the same edits whatever their run IDs.
+    """
     data = bytearray(body)
+    start = body.find(keep) if keep else -1
+    span = len(keep) if start >= 0 else 0
+    start = max(start, 0)
     for kind, position, byte in ops:
+        free = len(data) - span
         if kind == "insert":
-            data.insert(position % (len(data) + 1), byte)
-        elif data and kind == "replace":
-            data[position % len(data)] = byte
-        elif data:
-            del data[position % len(data)]
+            index = position % (free + 1)
+            index += span if index > start else 0
+            data.insert(index, byte)
+            start += 1 if index <= start and span else 0
+        elif free and kind in ("replace", "delete"):
+            index = position % free
+            index += span if index >= start else 0
+            if kind == "replace":
+                data[index] = byte
+            else:
+                del data[index]
+                start -= 1 if index < start else 0
     return bytes(data)

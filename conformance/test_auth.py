@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
-from conformance.checks import ConformanceFailure, check_outcome, fail
+from conformance.checks import ConformanceFailure, check_answered, check_outcome, fail
 from conformance.contract.catalog import Level
 from conformance.contract.model import (
     Authorization,
@@ -288,12 +288,51 @@ def test_header_wins_over_url_parameter_on_legacy(
         pytest.param(Cred.UNKNOWN, Cred.VALID, id="td1-invalid-header-valid"),
     ],
 )
+@pytest.mark.parametrize(
+    "authorization_first",
+    [pytest.param(False, id="header-sent-first"), pytest.param(True, id="authorization-sent-first")],
+)
 def test_td1_authorization_wins_over_x_td_write_key_on_v2(
-    attribution: Attribution, td1: Cred, header: Cred
+    attribution: Attribution, td1: Cred, header: Cred, authorization_first: bool
 ) -> None:
-    """AUTH-06 (MUST, v2): with both ``Authorization: TD1`` and X-TD-Write-Key, Authorization decides."""
-    attribution.check(Credentials(header=header, authorization=Authorization("TD1", td1)))
+    """AUTH-06 (MUST, v2): with both ``Authorization: TD1`` and X-TD-Write-Key, Authorization decides,
+    whichever field is sent first (so "the last credential field wins" cannot pass)."""
+    authorization = Authorization("TD1", td1)
+    attribution.check(
+        Credentials(header=header, authorization=authorization, authorization_first=authorization_first)
+    )
     attribution.finish()
+
+
+@pytest.mark.clause("BODY-08")
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(Cred.VALID, Cred.UNKNOWN, id="valid-then-unknown"),
+        pytest.param(Cred.UNKNOWN, Cred.VALID, id="unknown-then-valid"),
+    ],
+)
+def test_two_x_td_write_key_fields_are_answered_and_what_happens_is_reported(
+    target: Transport, ingestion: Ingestion, info: Info, first: Cred, second: Cred
+) -> None:
+    """BODY-08 (MUST): two X-TD-Write-Key field lines (a valid and an unknown key, in either order) get an
+    answer within the timeout, not 5xx. RFC 9110 section 5.3 makes the request malformed (the field is a
+    singleton) and the docs are silent, so the answer and which key acted (read back) are only reported.
+
+    Reported under BODY-08, whose "odd headers" this is: AUTH-12 is v2's and about Authorization only, and
+    no AUTH clause says which of two copies of one field counts."""
+    credentials = Credentials(header=first, second_header=second)
+    exchange = target.post(credentials=credentials)
+    info.record("BODY-08", f"{credentials.describe()}: {exchange.outcome()}")
+    check_answered(exchange)
+    entry = ingestion.observe(exchange)
+    if entry is not None:
+
+        def report(note: Note) -> None:
+            acted = "the valid key acted" if entry.records else "not ingested: the unknown key acted, or none"
+            note("BODY-08", f"{credentials.describe()}: ingested {len(entry.records)} time(s) ({acted})")
+
+        ingestion.after_readback(report)
 
 
 # ------------------------------------------------------------------------------------- not credentials
@@ -305,6 +344,49 @@ def test_query_key_alone_is_not_accepted_on_v2(attribution: Attribution) -> None
     answered 200 and never ingested ([V2]: "Not supported")."""
     attribution.check(Credentials(header=None, query=Cred.VALID))
     attribution.finish()
+
+
+@pytest.mark.clause("AUTH-07")
+@pytest.mark.parametrize(
+    ("header", "query"),
+    [
+        pytest.param(Cred.UNKNOWN, Cred.VALID, id="unknown-header-key-valid-url-key"),
+        pytest.param(Cred.MALFORMED, Cred.VALID, id="malformed-header-key-valid-url-key"),
+        pytest.param(Cred.VALID, Cred.VALID, id="valid-header-key-valid-url-key"),
+        pytest.param(Cred.VALID, Cred.UNKNOWN, id="valid-header-key-unknown-url-key"),
+    ],
+)
+def test_url_key_beside_a_header_key_is_never_acted_on_on_v2(
+    attribution: Attribution, header: Cred, query: Cred
+) -> None:
+    """AUTH-07 (MUST, v2): ?td_write_key is "Not supported": beside an X-TD-Write-Key a target may ignore
+    it (the header decides: 200, ingested only with a valid header key) or refuse the whole request (4xx,
+    nothing ingested). Acting on it (a record ingested on the URL key's strength) is the violation."""
+    attribution.check(Credentials(header=header, query=query))
+    attribution.finish()
+
+
+@pytest.mark.clause("AUTH-09")
+@pytest.mark.versions("legacy")
+def test_td1_authorization_alone_on_legacy_is_reported(
+    target: Transport, ingestion: Ingestion, info: Info
+) -> None:
+    """AUTH-09 (MUST, answer part): the legacy doc names no Authorization header, so ``Authorization: TD1
+    <valid key>`` alone is answered like a request without a credential (200, 400, 401 or 403, never 5xx).
+    Whether legacy ingests it is not said, so it is reported (CUT-02 compares it with v2), never failed."""
+    credentials = Credentials(header=None, authorization=Authorization("TD1", Cred.VALID))
+    expectation = expect(shape_of(target.version, credentials))
+    exchange = target.post(credentials=credentials)
+    info.record("AUTH-09", f"{credentials.describe()} on legacy: {exchange.outcome()}")
+    entry = ingestion.observe(exchange)
+    if entry is not None:
+
+        def report(note: Note) -> None:
+            verdict = "ingested (TD1 honoured)" if entry.records else "not ingested"
+            note("AUTH-09", f"{credentials.describe()} on legacy: {verdict}")
+
+        ingestion.after_readback(report)
+    check_outcome(exchange, expectation)
 
 
 @pytest.mark.clause("AUTH-11")

@@ -66,17 +66,72 @@ def test_posts_stay_within_the_statuses_resp01_allows(shape: RequestShape) -> No
     """RESP-01: what the model allows for a POST is a subset of what the version may ever answer."""
     shape = replace(shape, method="POST")
     e = expect(shape)
-    assert e.statuses <= allowed_statuses(shape.version) | (
-        {413} if shape.body_bytes > V2_BODY_CAP else set()
-    )
+    assert e.statuses <= allowed_statuses(shape.version, body_bytes=shape.body_bytes)
 
 
 @settings(max_examples=150, database=None)
-@given(shapes, creds)
-def test_v2_never_reads_the_query_key(shape: RequestShape, query: Cred | None) -> None:
-    """[V2] table: ?td_write_key is not supported, whatever its value."""
-    v2 = replace(shape, version="v2")
-    assert expect(v2).ingest == expect(replace(v2, query_key=query)).ingest
+@given(shapes, st.sampled_from(list(Cred)))
+def test_v2_never_acts_on_the_query_key(shape: RequestShape, query: Cred) -> None:
+    """[V2] table: ?td_write_key is "Not supported", whatever its value. A target may ignore it or refuse the
+    whole request, so adding one never makes a record ingestible, and a record that had to be ingested
+    may then be lost only together with a refusal being allowed (AUTH-07)."""
+    v2 = replace(shape, version="v2", query_key=None)
+    without, with_query = expect(v2), expect(replace(v2, query_key=query))
+    if without.ingest is Ingest.MUST_NOT:
+        assert with_query.ingest is Ingest.MUST_NOT
+    if without.ingest is Ingest.MUST:
+        assert with_query.ingest is Ingest.MAY
+        assert {200, 400, 403} <= with_query.statuses
+
+
+@pytest.mark.parametrize("query", [Cred.VALID, Cred.UNKNOWN], ids=["valid", "unknown"])
+def test_v2_valid_header_key_beside_a_query_key_may_be_accepted_or_refused(query: Cred) -> None:
+    """AUTH-07: with a valid X-TD-Write-Key, ?td_write_key may be ignored (200, ingested) or make the target
+    refuse the request (4xx, not ingested); both are conformant."""
+    e = expect(RequestShape("v2", header_key=Cred.VALID, query_key=query))
+    assert {200, 400, 401, 403} <= e.statuses
+    assert e.ingest is Ingest.MAY
+    assert e.status_clauses == ("AUTH-07",)
+
+
+@pytest.mark.parametrize("header", [None, Cred.UNKNOWN, Cred.MALFORMED], ids=["none", "unknown", "malformed"])
+def test_v2_acting_on_a_valid_query_key_violates_auth07(header: Cred | None) -> None:
+    """AUTH-07: a valid URL key beside a missing or invalid header key must never get the record in."""
+    e = expect(RequestShape("v2", header_key=header, query_key=Cred.VALID))
+    assert e.ingest is Ingest.MUST_NOT
+    assert e.ingest_clauses == ("AUTH-07",)
+
+
+def test_legacy_td1_authorization_alone_is_only_reported() -> None:
+    """AUTH-09 / CUT-02: the legacy doc does not name ``Authorization: TD1``; a legacy target may honour it
+    (the ingestion is reported), and its answer is still one AUTH-09 allows for a request without a key."""
+    e = expect(RequestShape("legacy", header_key=None, authorization=Authorization("TD1", Cred.VALID)))
+    assert e.ingest is Ingest.MAY
+    assert e.statuses == {200, 400, 401, 403}
+    assert e.status_clauses == ("AUTH-09",)
+    unknown = RequestShape("legacy", header_key=None, authorization=Authorization("TD1", Cred.UNKNOWN))
+    assert expect(unknown).ingest is Ingest.MUST_NOT
+    beside_header = RequestShape("legacy", header_key=Cred.UNKNOWN, authorization=Authorization("TD1"))
+    assert expect(beside_header).ingest is Ingest.MUST_NOT  # the documented header decides
+
+
+@pytest.mark.parametrize("version", ["legacy", "v2"])
+def test_a_stress_body_may_be_accepted_or_refused(version: str) -> None:
+    """BODY-08: a valid object a target may refuse (deep nesting, huge numbers, a lone surrogate escape
+    such as "\ud800") may get 200 or 400, ingested or not; never a status outside that."""
+    e = expect(RequestShape(version, body=Body.STRESS))
+    assert {200, 400} <= e.statuses
+    assert e.ingest is Ingest.MAY
+    assert "BODY-08" in e.status_clauses
+
+
+@pytest.mark.parametrize("n_bytes", [V2_BODY_CAP + 1, 2 * 2**20])
+def test_resp01_allows_on_legacy_what_size07_allows_over_the_cap(n_bytes: int) -> None:
+    """RESP-01 and SIZE-07 agree: a legacy body over v2's cap may get 413, a small one may not."""
+    size07 = expect(RequestShape("legacy", body_bytes=n_bytes))
+    assert 413 in size07.statuses
+    assert size07.statuses <= allowed_statuses("legacy", body_bytes=n_bytes)
+    assert 413 not in allowed_statuses("legacy", body_bytes=V2_BODY_CAP)
 
 
 @settings(max_examples=150, database=None)

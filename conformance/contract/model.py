@@ -60,7 +60,10 @@ class Body(StrEnum):
     INVALID_JSON = "invalid-json"  # syntax error, truncation, trailing data, NaN (BODY-03)
     INVALID_UTF8 = "invalid-utf8"  # BODY-03
     EMPTY = "empty"  # BODY-05
-    STRESS = "stress"  # a valid object a target may refuse (deep nesting, huge numbers): BODY-08
+    # A valid object a target may refuse (BODY-08): deep nesting, numbers no double or 64-bit integer holds
+    # (RFC 8259 sections 6 and 9 allow limits), lone surrogate escapes such as "\ud800" (valid grammar, not
+    # valid Unicode: RFC 8259 section 8.2 calls the behaviour of receivers unpredictable).
+    STRESS = "stress"
 
 
 class PathShape(StrEnum):
@@ -201,6 +204,12 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
     """
     cred, source = effective_credential(shape)
     auth = shape.authorization
+    if shape.version == "legacy" and cred is None and auth is not None and auth.is_td1_credential:
+        # [L] names X-TD-Write-Key and ?td_write_key only: TD1 alone is no credential the doc knows, but it
+        # does not forbid honouring it either. The answer stays AUTH-09's; the ingestion is reported (CUT-02).
+        td1_ingest = Ingest.MAY if auth.key is Cred.VALID else Ingest.MUST_NOT
+        reason = "Authorization: TD1 alone on legacy (not named by the legacy doc)"
+        return _CredentialOutcome(AUTH_REJECTION_STATUSES, td1_ingest, ("AUTH-09",), ("AUTH-09",), reason)
     if shape.version == "legacy" and shape.header_key is Cred.EMPTY and shape.query_key is not None:
         # [L]: "in case both header and URL parameters are provided, the header takes precedence"; whether an
         # empty header counts as provided is not said, so either reading is allowed.
@@ -239,6 +248,8 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
     else:
         accepted = _acceptance_clauses(shape, source)
         base = _CredentialOutcome(frozenset({200}), Ingest.MUST, accepted, accepted, f"valid key in {source}")
+    if shape.version == "v2" and shape.query_key is not None:
+        base = _url_key_refusable(base)
     overridden = _overridden(shape)
     # Acting on an overridden key instead: another status (an empty one where 200 is due), or the record
     # ingested (a valid one where none may be) or lost (any overridden key where the record must be).
@@ -251,6 +262,20 @@ def _credential_outcome(shape: RequestShape) -> _CredentialOutcome:
         tuple(dict.fromkeys(by_ingest)) or base.ingest_clauses,
         base.reason,
     )
+
+
+def _url_key_refusable(base: _CredentialOutcome) -> _CredentialOutcome:
+    """[V2] differences table: ?td_write_key is "Not supported". A target may ignore it (then the other
+    credentials decide) or refuse the whole request (4xx, nothing ingested); only acting on it (AUTH-07) is
+    wrong. So a refusal is always allowed, and a record that had to be ingested may be lost."""
+    if base.statuses >= AUTH_REJECTION_STATUSES:
+        return base
+    ingest, ingest_clauses = base.ingest, base.ingest_clauses
+    if ingest is Ingest.MUST:
+        ingest, ingest_clauses = Ingest.MAY, ("AUTH-07",)
+    reason = f"{base.reason}; ?td_write_key beside it: ignored or the request refused"
+    statuses = base.statuses | AUTH_REJECTION_STATUSES
+    return _CredentialOutcome(statuses, ingest, ("AUTH-07",), ingest_clauses, reason)
 
 
 def _acceptance_clauses(shape: RequestShape, source: str) -> tuple[str, ...]:
@@ -371,10 +396,15 @@ def expect(shape: RequestShape, profile: Profile | None = None) -> Expectation:
     )
 
 
-def allowed_statuses(version: str, profile: Profile | None = None) -> frozenset[int]:
-    """RESP-01: every status a conformant target may give a POST on the endpoint path."""
+def allowed_statuses(version: str, profile: Profile | None = None, body_bytes: int = 0) -> frozenset[int]:
+    """RESP-01: every status a conformant target may give a POST on the endpoint path.
+
+    A legacy body over v2's cap may also get 413: legacy documents no cap, and SIZE-07 (INFO) reports
+    whatever it answers, so RESP-01 must not fail the 413 that SIZE-07 allows.
+    """
     extra = profile.extra_statuses if profile else frozenset()
-    return DOCUMENTED_STATUSES[version] | CLAUSE_ALLOWED_STATUSES | extra
+    over_cap = frozenset({413}) if version == "legacy" and body_bytes > V2_BODY_CAP else frozenset()
+    return DOCUMENTED_STATUSES[version] | CLAUSE_ALLOWED_STATUSES | over_cap | extra
 
 
 def in_shared_contract(shape: RequestShape) -> bool:

@@ -1,15 +1,15 @@
-"""The Postback rules as pure functions: names, media type, TD1 credentials, strict JSON.
+"""The Postback rules as pure functions: names, media type, TD1 credentials, strict JSON (orjson).
 
 Each function states the rule and its source; ``app.PostbackApp`` wires them into overridable hooks.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from typing import NoReturn
+from itertools import accumulate
 from urllib.parse import unquote_to_bytes
+
+import orjson
 
 # Postback docs (legacy and v2), "Parameters": "only alphabets/numbers or _ are allowed" in {database} and
 # {table}. Explicit ASCII class + fullmatch: `$` would let a trailing newline through, str.isalnum() would let
@@ -52,17 +52,19 @@ def td1_key(authorization: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _reject_constant(name: str) -> NoReturn:
-    # RFC 8259 §6: "Numeric values that cannot be represented ... (such as Infinity and NaN) are not
-    # permitted."
-    raise ValueError(f"{name} is not a JSON value")
+# A JSON string (RFC 8259 section 7), unrolled so that a long string is skipped at C speed; an unterminated
+# one is left in place (its brackets then count, and the body is invalid anyway).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Opening brackets step the depth up, closing ones down; every other byte is dropped before counting.
+_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # e.g. 1e999: valid grammar, but not representable (RFC 8259 §6)
-        raise ValueError("number out of range")
-    return value
+def raw_nesting_depth(body: bytes) -> int:
+    """The deepest nesting of arrays/objects in ``body``, counted on the bytes before any parsing (brackets
+    inside strings do not count), so that no parser ever recurses into a body nested too deep."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS).translate(_STEPS)
+    return max(accumulate(step - 1 for step in brackets), default=0)
 
 
 def nesting_depth(value: object) -> int:
@@ -86,15 +88,18 @@ def nesting_depth(value: object) -> int:
 def parse_strict_json(body: bytes) -> object:
     """Parse ``body`` as one JSON text (RFC 8259), or raise ValueError.
 
-    Strict UTF-8 (§8.1), no NaN/Infinity (§6), nothing after the value (§2), no number Python cannot hold
-    (over 4300 digits, or a float overflowing to infinity), nesting at most MAX_NESTING (§9). A RecursionError
-    from deeper nesting than the parser can follow is turned into ValueError too.
+    Judged by orjson, a parser the suite's oracle does not use (stdlib json there), so one misreading of
+    RFC 8259 cannot hide in both: strict UTF-8 (section 8.1), no NaN/Infinity and no number overflowing a
+    double (section 6), nothing after the value (section 2), no lone surrogate escape (section 8.2: the
+    suite allows refusing it), no byte order mark (section 8.1: "MAY ignore"), duplicate names: the last
+    wins (section 4). Nesting deeper than MAX_NESTING is refused before parsing (section 9).
     """
-    text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if raw_nesting_depth(body) > MAX_NESTING:
+        raise ValueError("nesting too deep")
     try:
-        value: object = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise ValueError("nesting too deep") from None
-    if nesting_depth(value) > MAX_NESTING:
+        value: object = orjson.loads(body)
+    except (orjson.JSONDecodeError, RecursionError):
+        raise ValueError("not one valid JSON text") from None
+    if nesting_depth(value) > MAX_NESTING:  # the prescan and the parser disagree: refuse, never crash
         raise ValueError("nesting too deep")
     return value

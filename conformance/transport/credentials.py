@@ -44,6 +44,11 @@ class Credentials:
     header_name: str = "X-TD-Write-Key"
     query: Cred | None = None
     authorization: Authorization | None = None
+    # Wire order only (the contract does not depend on it): Authorization before X-TD-Write-Key.
+    authorization_first: bool = False
+    # A second X-TD-Write-Key field line after the first (RFC 9110 section 5.3: the field is a singleton,
+    # so the request is malformed and what a target does with it is only reported).
+    second_header: Cred | None = None
 
     def shape_fields(self) -> dict[str, Any]:
         """The matching fields of a contract-model RequestShape."""
@@ -58,12 +63,14 @@ class Credentials:
         parts = []
         if self.header is not None:
             parts.append(f"{self.header_name}: <{self.header.value} key>")
+        if self.second_header is not None:
+            parts.append(f"{self.header_name}: <{self.second_header.value} key>")
         if self.query is not None:
             parts.append(f"?td_write_key=<{self.query.value} key>")
         if self.authorization is not None:
             auth = self.authorization
             key = f" <{auth.key.value} key>" if auth.key is not None else ""
-            parts.append(f"Authorization: {auth.scheme}{key}")
+            parts.insert(0 if self.authorization_first else len(parts), f"Authorization: {auth.scheme}{key}")
         return ", ".join(parts) or "no credential"
 
     def materialise(self, keys: Keyring) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -72,11 +79,13 @@ class Credentials:
         query: list[tuple[str, str]] = []
         if self.header is not None:
             headers.append((self.header_name, keys.value(self.header)))
+        if self.second_header is not None:
+            headers.append((self.header_name, keys.value(self.second_header)))
         if self.authorization is not None:
             auth = self.authorization
             # A field value has no trailing white space (RFC 9110 section 5.5): "TD1 " goes out as "TD1".
             value = auth.scheme if auth.key is None else f"{auth.scheme} {keys.value(auth.key)}".rstrip()
-            headers.append(("Authorization", value))
+            headers.insert(0 if self.authorization_first else len(headers), ("Authorization", value))
         if self.query is not None:
             query.append(("td_write_key", keys.value(self.query)))
         return headers, query

@@ -231,3 +231,77 @@ class MissingCredential500(PostbackApp):
         if key is None:
             raise Rejection(500, "internal error")
         return key
+
+
+# ------------------------------------------------------------------------- issue 10: what the docs leave open
+
+_FIELD_ORDER: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("field_order", default=())
+
+
+@mutant(
+    "v2-last-credential-header-wins",
+    "v2 takes the key of whichever credential field (Authorization: TD1 or X-TD-Write-Key) comes last",
+    ("v2",),
+    ("AUTH-06",),
+    AUTH,
+)
+class LastCredentialHeaderWins(PostbackApp):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            _FIELD_ORDER.set(tuple(name.decode("latin-1").lower() for name, _ in scope["headers"]))
+        await super().__call__(scope, receive, send)
+
+    def v2_credential(self, request: Request) -> str | None:
+        authorization = request.header("authorization")
+        td1 = self.td1_key(authorization) if authorization is not None else None
+        header = request.header("x-td-write-key")
+        if td1 is None or header is None:
+            return td1 if td1 is not None else header
+        order = [name for name in _FIELD_ORDER.get() if name in ("authorization", "x-td-write-key")]
+        return header if order[-1] == "x-td-write-key" else td1
+
+
+@mutant(
+    "v2-url-key-rescues-invalid-header-key",
+    "v2 falls back to ?td_write_key when the X-TD-Write-Key is missing or not a key of the account",
+    ("v2",),
+    ("AUTH-07",),
+    AUTH,
+)
+class UrlKeyRescuesInvalidHeaderKey(PostbackApp):
+    def v2_credential(self, request: Request) -> str | None:
+        key = super().v2_credential(request)
+        values = request.query_values("td_write_key")
+        if values and (key is None or not self.is_known_key(key)):
+            return values[0]
+        return key
+
+
+@mutant(
+    "v2-refuses-url-key",
+    "conformant variant: v2 refuses (400) any request carrying ?td_write_key, whatever its other keys",
+    ("v2",),
+    (),
+    ("test_auth.py", "test_responses.py"),
+)
+class RefusesUrlKey(PostbackApp):
+    def v2_credential(self, request: Request) -> str | None:
+        if request.query_values("td_write_key"):
+            raise Rejection(400, "td_write_key is not supported")
+        return super().v2_credential(request)
+
+
+@mutant(
+    "legacy-honours-td1",
+    "conformant variant: legacy also takes Authorization: TD1 <key> when no documented credential is sent",
+    ("legacy",),
+    (),
+    ("test_auth.py", "test_responses.py"),
+)
+class LegacyHonoursTd1(PostbackApp):
+    def legacy_credential(self, request: Request) -> str | None:
+        key = super().legacy_credential(request)
+        authorization = request.header("authorization")
+        if key is None and authorization is not None:
+            return self.td1_key(authorization)
+        return key

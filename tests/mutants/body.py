@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+from conformance.reference import rules
 from conformance.reference.app import PostbackApp, Rejection
 from tests.mutants.base import mutant
 
@@ -133,3 +134,69 @@ class DeepNesting500(PostbackApp):
             return json.loads(body.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite)
         except ValueError:
             raise Rejection(400, "the body is not valid JSON") from None
+
+
+# ------------------------------------------------------------------------- issue 10: what the docs leave open
+
+
+def _stdlib_json(body: bytes) -> object:
+    """Strict JSON read with Python's json module, which keeps lone surrogate escapes as they are."""
+    if rules.raw_nesting_depth(body) > rules.MAX_NESTING:
+        raise Rejection(400, "nesting too deep")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, RecursionError):
+        raise Rejection(400, "the body is not valid JSON") from None
+
+
+@mutant(
+    "body-nesting-over-64-crashes",
+    "a fixed 64-level parser stack overflows on deeper nesting: 500",
+    BOTH,
+    ("BODY-08",),
+    BODY,
+)
+class NestingOver64Crashes(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        if rules.raw_nesting_depth(body) > 64:
+            raise Rejection(500, "internal error")
+        return super().parse_body(body)
+
+
+@mutant(
+    "body-lone-surrogate-500",
+    'accepts "\\ud800" while parsing, then crashes re-encoding the record as UTF-8: 500',
+    BOTH,
+    ("BODY-08",),
+    BODY,
+)
+class LoneSurrogate500(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        value = _stdlib_json(body)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        return value
+
+
+@mutant(
+    "body-lone-surrogate-accepted",
+    'conformant variant: parses with Python\'s json, so "\\ud800" is accepted and stored as sent',
+    BOTH,
+    (),
+    BODY,
+)
+class LoneSurrogateAccepted(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        return _stdlib_json(body)
+
+
+@mutant(
+    "body-field-names-lowercased",
+    "conformant variant: a columnar store that lowercases field names (the docs say nothing of them)",
+    BOTH,
+    (),
+    BODY,
+)
+class FieldNamesLowercased(PostbackApp):
+    def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
+        record = super().build_record(document, received_at)
+        return {key.lower(): value for key, value in record.items()}

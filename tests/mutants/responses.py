@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.reference.app import PostbackApp, Rejection
-from conformance.reference.asgi import Response
+from conformance.reference.app import V2_BODY_CAP, PostbackApp, Rejection
+from conformance.reference.asgi import Request, Response
 from tests.mutants.base import mutant
 
 BOTH = ("legacy", "v2")
@@ -73,3 +73,35 @@ class Html413(PostbackApp):
 )
 class DeleteAccepted(PostbackApp):
     allowed_methods = ("POST", "DELETE")
+
+
+@mutant(
+    "legacy-large-body-500",
+    "legacy runs out of its request buffer past 1,048,064 bytes and answers 500",
+    ("legacy",),
+    ("RESP-01",),
+    RESP,
+)
+class LegacyLargeBody500(PostbackApp):
+    def body_cap(self, request: Request) -> int | None:
+        return V2_BODY_CAP
+
+    async def read_body(self, request: Request) -> bytes:
+        try:
+            return await super().read_body(request)
+        except Rejection as rejection:
+            if rejection.status == 413:
+                raise Rejection(500, "internal error") from None
+            raise
+
+
+@mutant(
+    "legacy-caps-like-v2",
+    "conformant variant: legacy refuses bodies over 1,048,064 bytes with 413, as v2 does (SIZE-07)",
+    ("legacy",),
+    (),
+    ("test_responses.py", "test_size.py"),
+)
+class LegacyCapsLikeV2(PostbackApp):
+    def body_cap(self, request: Request) -> int | None:
+        return V2_BODY_CAP
