@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
+from conformance import traffic
 from conformance.plugin import options, suite, verdicts
 from conformance.plugin.session import Run, TargetError, get_run, run_key
 
@@ -71,6 +72,18 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             run.start()
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    # traffic.har: every exchange from setup to teardown (read-back items too) is this test's.
+    traffic.CURRENT.set(item.nodeid, verdicts.marked_clauses(item))
+    try:
+        return (yield)
+    finally:
+        traffic.CURRENT.clear()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -102,6 +102,7 @@ class Run(RunData):
                 max_rps=settings.max_rps,
                 verify=verify,
             )
+            transport.recorder = self.record_exchange  # traffic.har
             self.transports[spec.name] = transport
             self.urls[spec.name] = spec.url
             if not spec.embedded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,9 @@ def header_lines(run: Run) -> list[str]:
         f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
         f"strict: {'yes' if s.strict else 'no'}  budget: {s.profile.budget}"
     )
-    lines.append(f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json)")
+    lines.append(
+        f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json, traffic.har, summary.md)"
+    )
     overrides = s.profile.overrides()
     if overrides:
         lines.append(f"postback profile overrides ({s.profile_path}): {overrides}")
@@ -164,6 +167,11 @@ def terminal_summary(tr: pytest.TerminalReporter, run: Run) -> None:
     tr.section("postback conformance")
     for line in summary_lines(run):
         tr.write_line(line)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the workflow run (report/summary.py)
+        from conformance.report import github_annotations
+
+        for line in github_annotations(run):
+            tr.write_line(line)
     if run.baseline_diff is not None:
         for line in run.baseline_diff.lines():
             tr.write_line(line)

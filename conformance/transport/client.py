@@ -14,9 +14,10 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -94,6 +95,26 @@ def ssl_context(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext | bool:
     return True
 
 
+Recorder = Callable[[Exchange, datetime, float], None]
+_P = ParamSpec("_P")
+
+
+def _recorded(
+    send: Callable[Concatenate[Transport, _P], Exchange],
+) -> Callable[Concatenate[Transport, _P], Exchange]:
+    """Hands every exchange :meth:`Transport.request` produces to ``recorder`` (traffic.har), if set."""
+
+    def request(self: Transport, /, *args: _P.args, **kwargs: _P.kwargs) -> Exchange:
+        started, clock = datetime.now(UTC), time.monotonic()
+        exchange = send(self, *args, **kwargs)
+        if self.recorder is not None:
+            self.recorder(exchange, started, time.monotonic() - clock)
+        return exchange
+
+    request.__doc__ = send.__doc__
+    return request
+
+
 class Transport:
     """Sends requests to one target and records redacted exchanges."""
 
@@ -116,6 +137,7 @@ class Transport:
         self.limiter = RateLimiter(max_rps)
         self.sent = 0
         self.log: list[dict[str, object]] = []  # every request sent, redacted (reports/requests.jsonl)
+        self.recorder: Recorder | None = None  # the run's traffic log (conformance.traffic)
         self._count_lock = threading.Lock()
         base = httpx.URL(spec.url)
         self._prefix = base.raw_path.rstrip(b"/").split(b"?")[0]
@@ -165,6 +187,7 @@ class Transport:
         record = {"conformance_id": cid, **(fields or {})}
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(), cid
 
+    @_recorded
     def request(
         self,
         method: str,
