@@ -139,11 +139,7 @@ def write_reports(config: pytest.Config, run: Run) -> None:
 
     from conformance.report import write_all
 
-    write_all(run)
-    with (run.settings.report_dir / "requests.jsonl").open("w", encoding="utf-8") as log:
-        for name, transport in run.transports.items():
-            for line in transport.log:
-                log.write(run.redactor(json.dumps({"target": name, **line}, ensure_ascii=False)) + "\n")
+    write_all(run)  # traffic.har replaces the former requests.jsonl
     if run.settings.baseline is not None:
         from conformance.cutover.baseline import compare, load
 

@@ -7,10 +7,8 @@ leave this module carry redacted messages only.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import re
 import ssl
 import threading
 import time
@@ -136,7 +134,6 @@ class Transport:
         self.timeout = timeout
         self.limiter = RateLimiter(max_rps)
         self.sent = 0
-        self.log: list[dict[str, object]] = []  # every request sent, redacted (reports/requests.jsonl)
         self.recorder: Recorder | None = None  # the run's traffic log (conformance.traffic)
         self._count_lock = threading.Lock()
         base = httpx.URL(spec.url)
@@ -222,7 +219,6 @@ class Transport:
         self.limiter.wait()
         with self._count_lock:
             self.sent += 1
-            self.log.append(_log_line(sent, body, self.ids.run_id))
         started = time.monotonic()
         try:
             response = (client or self.client).send(request, stream=True)
@@ -318,24 +314,6 @@ class Transport:
             ) from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
-
-
-_UNIX_TIME = re.compile(rb"(?<![0-9])1[0-9]{9}(?![0-9])")  # seconds since 1970, 2001 to 2286
-
-
-def _log_line(sent: SentRequest, body: bytes, run_id: str) -> dict[str, object]:
-    """One request as logged: enough to compare runs and to audit traffic, never the key or a whole body."""
-    return {
-        "method": sent.method,
-        "url": sent.url,
-        "headers": [f"{k}: {v}" for k, v in sent.headers],
-        "chunked": sent.chunked,
-        "body_bytes": len(body),
-        # The run ID and UNIX times are masked so that two runs with one seed log the same hashes.
-        "body_sha256": hashlib.sha256(
-            _UNIX_TIME.sub(b"TIME", sent.body.replace(run_id.encode(), b"RUN"))
-        ).hexdigest(),
-    }
 
 
 def _client_address(response: httpx.Response) -> object:
