@@ -277,7 +277,7 @@ def test_summary_md_gives_verdict_matrix_and_each_failure_with_a_curl_line(
     assert "| clause | legacy |" in text
     assert "| AUTH-03 | ❌ |" in text
     section = text.split("### ❌ AUTH-03 [MUST] on legacy", 1)[1].split("###", 1)[0]
-    assert "Expected:" in section
+    assert "Expected: `status 200 (valid key in query)`" in section
     assert "Received:" in section
     assert "curl -sS -i -X POST" in section
     assert "td_write_key=$POSTBACK_WRITE_KEY" in section

@@ -39,6 +39,13 @@ def _fence(text: str, lang: str = "") -> str:
     return f"{fence}{lang}\n{text}\n{fence}"
 
 
+def _labelled(label: str, text: str) -> list[str]:
+    """``label: `text` `` for a short one-line text, else the label and a fenced block."""
+    if "\n" not in text and "`" not in text and len(text) <= 160:
+        return [f"{label}: `{text}`  "]
+    return [f"{label}:", "", _fence(_clip(text)), ""]
+
+
 def _findings(run: RunData, result: ClauseResult) -> list[Finding]:
     found = [
         f
@@ -72,15 +79,7 @@ def _failure(run: RunData, result: ClauseResult) -> list[str]:
     if not findings:
         lines += [_fence(_clip(result.detail or result.status)), ""]
     for finding in findings[:2]:
-        lines += [
-            "Expected:",
-            "",
-            _fence(_clip(finding.expected)),
-            "",
-            "Received:",
-            "",
-            _fence(_clip(finding.received)),
-        ]
+        lines += [*_labelled("Expected", finding.expected), *_labelled("Received", finding.received)]
         if finding.exchanges:
             lines += ["", "Reproduce (the key from `$POSTBACK_WRITE_KEY`):", ""]
             lines += [_fence(_clip(finding.exchanges[0].request.curl()), "sh")]
