@@ -16,8 +16,9 @@ import ipaddress
 import json
 import os
 import re
+import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
@@ -207,7 +208,8 @@ def _loopback(url: str) -> bool:
         return False
 
 
-def replay(options: argparse.Namespace, out: list[str]) -> int:
+def replay(options: argparse.Namespace, emit: Callable[[str], None] = print) -> int:
+    """Replay the chosen entries, emitting each comparison as it comes; the exit status."""
     entries, meta = load(options.har)
     chosen = select(entries, options.entry, options.clause, options.api_version)
     key = os.environ.get(KEY_ENV) or None
@@ -219,14 +221,17 @@ def replay(options: argparse.Namespace, out: list[str]) -> int:
         raise ReplayError(f"--target must be an http:// or https:// URL, not {options.target!r}")
     plain = scheme == "http" and not _loopback(options.target) and not options.allow_insecure_http
     changed = replayed = 0
-    with httpx.Client(timeout=options.request_timeout, follow_redirects=False) as client:
+    verify: ssl.SSLContext | bool = not options.insecure
+    if options.ca_bundle and not options.insecure:
+        verify = ssl.create_default_context(cafile=options.ca_bundle)
+    with httpx.Client(timeout=options.request_timeout, follow_redirects=False, verify=verify) as client:
         for recorded in chosen:
-            out.append(
+            emit(
                 redact(f"{recorded.label()}  {recorded.request.get('method')} {recorded.request.get('url')}")
             )
             problem = recorded.truncation()
             if problem:
-                out.append(f"    not replayed: {problem}")
+                emit(f"    not replayed: {problem}")
                 continue
             if plain and PLACEHOLDER.search(json.dumps(recorded.request)):
                 raise ReplayError(
@@ -237,13 +242,14 @@ def replay(options: argparse.Namespace, out: list[str]) -> int:
             old_status, old = recorded_answer(recorded.entry)
             new_status, new = send(client, request)
             replayed += 1
-            out += [redact(line) for line in side_by_side(old, new)]
+            for line in side_by_side(old, new):
+                emit(redact(line))
             if new_status != old_status:
                 changed += 1
-                out.append(f"    => CHANGED: {old_status or 'no answer'} -> {new_status or 'no answer'}")
+                emit(f"    => CHANGED: {old_status or 'no answer'} -> {new_status or 'no answer'}")
             else:
-                out.append(f"    => same status ({old_status or 'no answer'})")
-    out.append(f"replayed {replayed} of {len(chosen)} chosen entries; {changed} changed")
+                emit(f"    => same status ({old_status or 'no answer'})")
+    emit(f"replayed {replayed} of {len(chosen)} chosen entries; {changed} changed")
     if not replayed:
         return 2
     return 1 if changed else 0
@@ -278,6 +284,17 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per request (env POSTBACK_TIMEOUT)",
     )
     parser.add_argument(
+        "--ca-bundle",
+        default=os.environ.get("POSTBACK_CA_BUNDLE") or None,
+        help="CA certificates to trust for an https target (env POSTBACK_CA_BUNDLE)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=(os.environ.get("POSTBACK_INSECURE") or "").lower() in ("1", "true", "yes"),
+        help="do not verify the target's TLS certificate (env POSTBACK_INSECURE)",
+    )
+    parser.add_argument(
         "--allow-insecure-http",
         action="store_true",
         help="allow sending the key over plain http to a host outside the loopback range",
@@ -285,13 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if not options.target:
         parser.error("--target is required (or set POSTBACK_TARGET)")
-    out: list[str] = []
     try:
-        status = replay(options, out)
+        return replay(options, lambda line: print(line, flush=True))
     except ReplayError as exc:
-        if out:
-            print("\n".join(out))
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(out))
-    return status
