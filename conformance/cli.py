@@ -2,6 +2,7 @@
 
 postback-conformance [pytest and suite options]        certify a target (see --help)
 postback-conformance audit FILE.har [--json OUT]       will recorded client traffic survive cutover?
+postback-conformance replay traffic.har --target URL   send recorded requests again, compare the answers
 postback-conformance export-spec {legacy,v2} [-o FILE] the per-version OpenAPI view (schemathesis CLI)
 """
 
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-COMMANDS = ("audit", "export-spec")
+COMMANDS = ("audit", "export-spec", "replay")
 
 
 def run_suite(args: list[str]) -> int:
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from conformance.cutover.audit import main as audit_main
 
         return audit_main(args[1:])
+    if args and args[0] == "replay":
+        from conformance.replay import main as replay_main
+
+        return replay_main(args[1:])
     if args and args[0] == "export-spec":
         return export_spec(args[1:])
     return run_suite(args)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conformance import traffic
 from conformance.contract.profile import Profile
 from conformance.transport.exchange import Exchange
 from conformance.transport.redact import Redactor
@@ -119,6 +120,7 @@ class RunData:
         self.merged_requests = 0  # requests sent by other processes (xdist workers) of this run
         self.workers = 0  # xdist workers whose part was merged into this run (0: a serial run)
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
+        self.traffic: list[dict[str, Any]] = []  # every exchange as plain data (traffic.entry): traffic.har
 
     @property
     def versions(self) -> dict[str, str]:
@@ -131,3 +133,8 @@ class RunData:
     def own_requests(self) -> int:
         """Requests this process sent (the plugin's run counts its transports)."""
         return 0
+
+    def record_exchange(self, exchange: Exchange, started: datetime, elapsed: float) -> None:
+        """A transport's recorder: keep ``exchange`` in :attr:`traffic`, with the test now running."""
+        version = self.versions.get(exchange.target, "")
+        self.traffic.append(traffic.entry(exchange, started, elapsed, version=version))

@@ -18,7 +18,8 @@ TESTS = {"contract", "transport", "checks", "probes", "bodies", "plugin", "readb
 ALLOWED: dict[str, set[str]] = {
     "contract": set(),
     "transport": {"contract"},
-    "rundata": {"contract", "transport.exchange", "transport.redact"},
+    "traffic": {"transport.exchange"},
+    "rundata": {"contract", "traffic", "transport.exchange", "transport.redact"},
     "readback": {"contract", "transport"},
     "checks": {"contract", "transport"},
     "probes": {"contract", "transport"},
@@ -27,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"contract", "rundata", "transport.exchange", "transport.redact"},
     "schema": TESTS - {"schema", "cutover"},
     "tests": TESTS,
-    "cli": {"contract", "cutover", "transport", "readback", "report", "rundata"},
+    "cli": {"contract", "cutover", "transport", "readback", "report", "rundata", "replay"},
+    "replay": {"transport"},
     "reference": set(),
     "plugin": {
         "contract",

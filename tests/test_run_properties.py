@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import time
@@ -13,12 +15,37 @@ from tests.suite_runner import SuiteRun, run_against, run_pytest
 SEED = "424242"
 
 
+_UNIX_TIME = re.compile(rb"(?<![0-9])1[0-9]{9}(?![0-9])")  # seconds since 1970, 2001 to 2286
+
+
 def _normalised_requests(run: SuiteRun) -> list[str]:
-    """The request log with what legitimately differs between runs masked: ports and the run ID."""
-    text = (run.report_dir / "requests.jsonl").read_text(encoding="utf-8")
-    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
-    text = text.replace(run.results["run_id"], "RUN")
-    return sorted(text.splitlines())
+    """traffic.har's entries with what legitimately differs between runs masked: ports, the run ID, times
+    (clock, durations, UNIX times in bodies, Date headers); each kept with its test, clauses and status."""
+    run_id = run.results["run_id"]
+    har = json.loads((run.report_dir / "traffic.har").read_text(encoding="utf-8"))
+    lines = []
+    for entry in har["log"]["entries"]:
+        request = entry["request"]
+        post = request.get("postData") or {}
+        body = post.get("text", "").encode("utf-8")
+        if post.get("_encoding") == "base64":
+            body = base64.b64decode(body)
+        body = _UNIX_TIME.sub(b"TIME", body.replace(run_id.encode(), b"RUN"))
+        line = json.dumps(
+            [
+                request["method"],
+                request["url"],
+                request["headers"],
+                request["bodySize"],
+                hashlib.sha256(body).hexdigest(),
+                entry["response"]["status"],
+                entry["_postback"]["test"],
+                entry["_postback"]["clauses"],
+            ]
+        )
+        line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
+        lines.append(line.replace(run_id, "RUN"))
+    return sorted(lines)
 
 
 def _verdicts(run: SuiteRun) -> list[tuple[str, str, str, str]]:

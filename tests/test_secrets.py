@@ -4,7 +4,8 @@ The suite runs with a recognisable key against a leaky, faulty target that repea
 (header, ``Authorization``, ``?td_write_key``) in its answers, so that failures, reproductions, hypothesis
 falsifying examples and schemathesis failure texts all have the key in hand. Every byte the run writes is
 then searched for the key, plain and in each URL-encoded form: stdout, stderr, every file under the
-report directory, pytest's own JUnit file, with locals in tracebacks (``-l``) and all captured output.
+report directory (traffic.har and summary.md included), pytest's own JUnit file, with locals in tracebacks
+(``-l``) and all captured output.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def _assert_nothing_leaked(run: SuiteRun, root: Path) -> None:
     )
     found = {"stdout": leaks(run.stdout), "stderr": leaks(run.stderr)}
     files = every_file(root)
-    assert {"results.json", "junit.xml", "report.html"} <= {p.name for p in files}
+    assert {"results.json", "junit.xml", "report.html", "traffic.har", "summary.md"} <= {
+        p.name for p in files
+    }
     found |= {str(path.relative_to(root)): leaks(path.read_bytes()) for path in files}
     assert not {where: what for where, what in found.items() if what}, "the write key was written"
     # The key was at hand: where it would have been printed, its placeholder is.
@@ -110,6 +113,11 @@ def _assert_nothing_leaked(run: SuiteRun, root: Path) -> None:
     assert PLACEHOLDER in run.stdout
     assert PLACEHOLDER in page
     assert "x-echo" in page.lower(), "the answers that repeat the key are in the report"
+    # traffic.har holds every request and answer: the key's placeholder, in headers and answers that echo it.
+    har = (run.report_dir / "traffic.har").read_text(encoding="utf-8")
+    assert PLACEHOLDER in har
+    assert "x-echo" in har.lower()
+    assert PLACEHOLDER in (run.report_dir / "summary.md").read_text(encoding="utf-8")
 
 
 def test_no_write_key_anywhere_in_a_verbose_failing_cutover_run(tmp_path: Path) -> None:

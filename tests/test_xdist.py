@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,12 @@ from tests.suite_runner import SuiteRun, run_against, run_pytest
 from tests.test_reports import synthetic_run
 
 SEED = "4242"
+
+
+def har_entries(run: SuiteRun) -> list[dict[str, Any]]:
+    har = json.loads((run.report_dir / "traffic.har").read_text(encoding="utf-8"))
+    entries: list[dict[str, Any]] = har["log"]["entries"]
+    return entries
 
 
 def clause_statuses(run: SuiteRun) -> dict[tuple[str, str], str]:
@@ -56,8 +63,7 @@ def test_the_merged_report_counts_every_workers_requests(
     serial, parallel = serial_and_parallel
     expected, received = serial.results["requests_sent"], parallel.results["requests_sent"]
     assert abs(received - expected) <= expected * 0.10, f"Expected: about {expected} / Received: {received}"
-    lines = (parallel.report_dir / "requests.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == received
+    assert len(har_entries(parallel)) == received
 
 
 def test_the_controller_starts_the_embedded_targets_once_for_every_worker(
@@ -66,11 +72,10 @@ def test_the_controller_starts_the_embedded_targets_once_for_every_worker(
     """Every worker sends to the same two embedded targets (one legacy, one v2), started by the controller."""
     _, parallel = serial_and_parallel
     hosts: dict[str, set[str]] = {}
-    for line in (parallel.report_dir / "requests.jsonl").read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        host = re.match(r"https?://[^/]+", entry["url"])
+    for entry in har_entries(parallel):
+        host = re.match(r"https?://[^/]+", entry["request"]["url"])
         assert host is not None
-        hosts.setdefault(entry["target"], set()).add(host.group(0))
+        hosts.setdefault(entry["_postback"]["target"], set()).add(host.group(0))
     assert {name: len(found) for name, found in hosts.items()} == {"legacy": 1, "v2": 1}
     targets = {t["name"]: t["url"] for t in parallel.results["targets"]}
     assert hosts == {name: {url} for name, url in targets.items()}

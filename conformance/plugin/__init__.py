@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import pytest
 
+from conformance import traffic
 from conformance.plugin import distributed, options, suite, verdicts
 from conformance.plugin.session import Run, TargetError, get_run, run_key
 
@@ -106,6 +107,18 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     if run.deferred_checks:
         distributed.run_deferred_checks(session, run)
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    # traffic.har: every exchange from setup to teardown (read-back items too) is this test's.
+    traffic.CURRENT.set(item.nodeid, verdicts.marked_clauses(item))
+    try:
+        return (yield)
+    finally:
+        traffic.CURRENT.clear()
 
 
 @pytest.hookimpl(wrapper=True)

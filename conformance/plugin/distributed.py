@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from conformance import traffic
 from conformance.plugin.session import Run
+from conformance.plugin.verdicts import marked_clauses
 from conformance.rundata import Outcome, Settings
 from conformance.transport.client import TargetSpec
 
@@ -65,7 +67,7 @@ def worker_output(run: Run) -> bytes:
     payload = {
         "outcomes": run.outcomes,
         "requests_sent": run.own_requests(),
-        "log": {name: transport.log for name, transport in run.transports.items()},
+        "traffic": run.traffic,
         "extra": run.extra,
         "reports": run.deferred_reports,
     }
@@ -79,8 +81,7 @@ def merge_worker(config: pytest.Config, run: Run, data: bytes) -> None:
     run.outcomes.extend(outcomes)
     run.workers += 1
     run.merged_requests += int(payload["requests_sent"])
-    for name, lines in payload["log"].items():
-        run.merged_log.setdefault(name, []).extend(lines)
+    run.traffic.extend(payload["traffic"])  # traffic.har sorts the entries by time
     for key, value in payload["extra"].items():
         merge_extra(run.extra, key, value)
     log_deferred_reports(config, payload["reports"])
@@ -122,7 +123,12 @@ def run_deferred_checks(session: pytest.Session, run: Run) -> None:
         if session.shouldfail or session.shouldstop:
             break
         nextitem = checks[index + 1] if index + 1 < len(checks) else None
-        for report in runtestprotocol(item, nextitem=nextitem, log=False):
+        traffic.CURRENT.set(item.nodeid, marked_clauses(item))
+        try:
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        finally:
+            traffic.CURRENT.clear()
+        for report in reports:
             run.deferred_reports.append(
                 config.hook.pytest_report_to_serializable(config=config, report=report)
             )

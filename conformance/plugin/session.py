@@ -30,7 +30,6 @@ class Run(RunData):
         self.deferred_checks: list[pytest.Item] = []  # an xdist worker's read-back checks
         self.ran_here: set[str] = set()  # node IDs of the tests this process ran
         self.deferred_reports: list[dict[str, object]] = []  # their reports, serialised for the controller
-        self.merged_log: dict[str, list[dict[str, object]]] = {}  # xdist workers' request logs
         self.transports: dict[str, Transport] = {}
         self.ledger = Ledger(settings.settle, {})
         self.infos: dict[str, list[tuple[str, str]]] = {}
@@ -125,6 +124,7 @@ class Run(RunData):
                 max_rps=max_rps,
                 verify=verify,
             )
+            transport.recorder = self.record_exchange  # traffic.har
             self.transports[spec.name] = transport
             self.urls[spec.name] = spec.url
             if check and not spec.embedded:

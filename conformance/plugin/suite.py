@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,9 @@ def header_lines(run: Run) -> list[str]:
         f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
         f"strict: {'yes' if s.strict else 'no'}  budget: {s.profile.budget}"
     )
-    lines.append(f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json)")
+    lines.append(
+        f"postback reports: {s.report_dir}/ (junit.xml, report.html, results.json, traffic.har, summary.md)"
+    )
     overrides = s.profile.overrides()
     if overrides:
         lines.append(f"postback profile overrides ({s.profile_path}): {overrides}")
@@ -141,14 +144,7 @@ def write_reports(config: pytest.Config, run: Run) -> None:
 
     from conformance.report import write_all
 
-    write_all(run)
-    with (run.settings.report_dir / "requests.jsonl").open("w", encoding="utf-8") as log:
-        logs = {name: list(transport.log) for name, transport in run.transports.items()}
-        for name, lines in run.merged_log.items():
-            logs.setdefault(name, []).extend(lines)
-        for name, lines in logs.items():
-            for line in lines:
-                log.write(run.redactor(json.dumps({"target": name, **line}, ensure_ascii=False)) + "\n")
+    write_all(run)  # traffic.har replaces the former requests.jsonl
     if run.settings.baseline is not None:
         from conformance.cutover.baseline import compare, load
 
@@ -172,6 +168,11 @@ def terminal_summary(tr: pytest.TerminalReporter, run: Run) -> None:
     tr.section("postback conformance")
     for line in summary_lines(run):
         tr.write_line(line)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the workflow run (report/summary.py)
+        from conformance.report import github_annotations
+
+        for line in github_annotations(run):
+            tr.write_line(line)
     if run.baseline_diff is not None:
         for line in run.baseline_diff.lines():
             tr.write_line(line)

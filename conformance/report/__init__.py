@@ -1,4 +1,4 @@
-"""Reports: results.json, junit.xml and report.html, all written on every run to ``--report-dir``.
+"""Reports: results.json, junit.xml, report.html, traffic.har and summary.md, written on every run.
 
 The plugin calls :func:`write_all` at the end of the session and :func:`summary_lines` for the terminal.
 Every text passes through the run's redactor: no write key reaches a report or the terminal.
@@ -21,7 +21,7 @@ _last: dict[int, tuple[list[ClauseResult], list[str]]] = {}
 
 def write_all(run: RunData) -> list[str]:
     """Write the three reports; returns the problems met (each report is attempted whatever the others do)."""
-    from conformance.report import html, junit
+    from conformance.report import har, html, junit, summary
 
     directory = run.settings.report_dir
     results = aggregate(run)
@@ -29,6 +29,8 @@ def write_all(run: RunData) -> list[str]:
         ("results.json", lambda path: results_json.write(run, results, path)),
         ("junit.xml", lambda path: junit.write(run, results, path)),
         ("report.html", lambda path: html.write(run, results, path)),
+        ("traffic.har", lambda path: har.write(run, path)),
+        ("summary.md", lambda path: summary.write(run, results, path)),
     ]
     problems: list[str] = []
     try:
@@ -66,5 +68,14 @@ def summary_lines(run: RunData) -> list[str]:
     lines.append(f"{sent}; probe records carry conformance_id {run.run_id}-*")
     d = run.settings.report_dir
     lines.append(f"reports: {d / 'report.html'}, {d / 'results.json'}, {d / 'junit.xml'}")
+    lines.append(f"traffic: {d / 'traffic.har'}; summary: {d / 'summary.md'}")
     lines += [f"REPORT ERROR: {problem}" for problem in problems]
     return [run.redactor(line) for line in lines]
+
+
+def github_annotations(run: RunData) -> list[str]:
+    """``::error`` / ``::warning`` workflow commands, one per failing clause and target (GitHub Actions)."""
+    from conformance.report.summary import workflow_commands
+
+    results, _ = _last.get(id(run)) or (aggregate(run), [])
+    return workflow_commands(run, results)

@@ -7,16 +7,15 @@ leave this module carry redacted messages only.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -98,6 +97,26 @@ def ssl_context(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext | bool:
     return True
 
 
+Recorder = Callable[[Exchange, datetime, float], None]
+_P = ParamSpec("_P")
+
+
+def _recorded(
+    send: Callable[Concatenate[Transport, _P], Exchange],
+) -> Callable[Concatenate[Transport, _P], Exchange]:
+    """Hands every exchange :meth:`Transport.request` produces to ``recorder`` (traffic.har), if set."""
+
+    def request(self: Transport, /, *args: _P.args, **kwargs: _P.kwargs) -> Exchange:
+        started, clock = datetime.now(UTC), time.monotonic()
+        exchange = send(self, *args, **kwargs)
+        if self.recorder is not None:
+            self.recorder(exchange, started, time.monotonic() - clock)
+        return exchange
+
+    request.__doc__ = send.__doc__
+    return request
+
+
 class Transport:
     """Sends requests to one target and records redacted exchanges."""
 
@@ -119,7 +138,7 @@ class Transport:
         self.timeout = timeout
         self.limiter = RateLimiter(max_rps)
         self.sent = 0
-        self.log: list[dict[str, object]] = []  # every request sent, redacted (reports/requests.jsonl)
+        self.recorder: Recorder | None = None  # the run's traffic log (conformance.traffic)
         self._count_lock = threading.Lock()
         base = httpx.URL(spec.url)
         self._prefix = base.raw_path.rstrip(b"/").split(b"?")[0]
@@ -169,6 +188,7 @@ class Transport:
         record = {"conformance_id": cid, **(fields or {})}
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(), cid
 
+    @_recorded
     def request(
         self,
         method: str,
@@ -203,7 +223,6 @@ class Transport:
         self.limiter.wait()
         with self._count_lock:
             self.sent += 1
-            self.log.append(_log_line(sent, body, self.ids.run_id))
         started = time.monotonic()
         try:
             response = (client or self.client).send(request, stream=True)
@@ -299,24 +318,6 @@ class Transport:
             ) from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
-
-
-_UNIX_TIME = re.compile(rb"(?<![0-9])1[0-9]{9}(?![0-9])")  # seconds since 1970, 2001 to 2286
-
-
-def _log_line(sent: SentRequest, body: bytes, run_id: str) -> dict[str, object]:
-    """One request as logged: enough to compare runs and to audit traffic, never the key or a whole body."""
-    return {
-        "method": sent.method,
-        "url": sent.url,
-        "headers": [f"{k}: {v}" for k, v in sent.headers],
-        "chunked": sent.chunked,
-        "body_bytes": len(body),
-        # The run ID and UNIX times are masked so that two runs with one seed log the same hashes.
-        "body_sha256": hashlib.sha256(
-            _UNIX_TIME.sub(b"TIME", sent.body.replace(run_id.encode(), b"RUN"))
-        ).hexdigest(),
-    }
 
 
 def _client_address(response: httpx.Response) -> object:

@@ -1,0 +1,109 @@
+"""The run's traffic as plain data: every exchange, which test sent it and for which clauses (traffic.har).
+
+The plugin says which test is running (:data:`CURRENT`, set around each test's setup, call and teardown);
+the transport hands every :class:`Exchange` it produces to the run, which turns it into one :func:`entry`
+at once: a JSON-serialisable dict, bodies over :data:`MAX_BODY_RECORDED` bytes cut down to that size with
+their full length and SHA-256 kept (a run sends ~1,300 requests, some of 8 MiB). The exchange is already
+redacted, so every key in an entry is its placeholder (``$POSTBACK_WRITE_KEY``), which ``replay`` puts the
+real key back into. ``conformance.report.har`` turns the entries into a HAR 1.2 file; xdist workers ship
+them to the controller as they are. No I/O, no pytest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from conformance.transport.exchange import Exchange
+
+MAX_BODY_RECORDED = 64 * 1024  # bytes of a request or answer body kept in traffic.har
+
+
+class CurrentTest:
+    """The test now running in this process (node ID and clause IDs), readable from any thread.
+
+    A test's worker threads (concurrency probes) send on its behalf, so this is one value per process
+    behind a lock, not a context variable (which new threads would not inherit).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._test: tuple[str, tuple[str, ...]] = ("", ())
+
+    def set(self, nodeid: str, clauses: tuple[str, ...]) -> None:
+        with self._lock:
+            self._test = (nodeid, tuple(clauses))
+
+    def clear(self) -> None:
+        self.set("", ())
+
+    def get(self) -> tuple[str, tuple[str, ...]]:
+        with self._lock:
+            return self._test
+
+
+CURRENT = CurrentTest()
+
+
+def body_record(body: bytes, limit: int = MAX_BODY_RECORDED) -> dict[str, Any]:
+    """A body as kept: text (UTF-8) or base64, at most ``limit`` bytes, with its full size and SHA-256."""
+    kept = body[:limit]
+    record: dict[str, Any] = {
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "truncated": len(body) > limit,
+    }
+    try:
+        record["text"] = kept.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if record["truncated"] and exc.start >= len(kept) - 3:  # the cut split a character: drop its bytes
+            record["text"] = kept[: exc.start].decode("utf-8", errors="strict") if exc.start else ""
+        else:
+            record["text"] = base64.b64encode(kept).decode("ascii")
+            record["encoding"] = "base64"
+    return record
+
+
+def entry(
+    exchange: Exchange,
+    started: datetime,
+    elapsed: float,
+    test: tuple[str, tuple[str, ...]] | None = None,
+    version: str = "",
+) -> dict[str, Any]:
+    """One exchange as plain data (what ``conformance.report.har`` renders as one HAR entry)."""
+    nodeid, clauses = test if test is not None else CURRENT.get()
+    sent = exchange.request
+    record: dict[str, Any] = {
+        "started": started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time_ms": round(elapsed * 1000, 3),
+        "target": exchange.target,
+        "api_version": version,
+        "test": nodeid,
+        "clauses": list(clauses),
+        "request": {
+            "method": sent.method,
+            "url": sent.url,
+            "headers": [[k, v] for k, v in sent.headers],
+            "body": body_record(sent.body),
+            "chunked": sent.chunked,
+            "conformance_id": sent.conformance_id,
+            "body_note": sent.body_note,
+        },
+        "response": None,
+        "error": exchange.error,
+    }
+    if exchange.response is not None:
+        received = exchange.response
+        record["response"] = {
+            "status": received.status,
+            "http_version": received.http_version,
+            "headers": [[k, v] for k, v in received.headers],
+            "body": body_record(received.body),
+            "elapsed_ms": round(received.elapsed * 1000, 3),
+            "connection": received.connection,
+        }
+    return record
