@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "replay": {"transport"},
     "reference": set(),
     "plugin": {
+        "traffic",
         "contract",
         "transport",
         "rundata",
