@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conformance.contract.model import V2_BODY_CAP, Cred, RequestShape, in_shared_contract
 from conformance.cutover import audit
 from conformance.cutover.baseline import BaselineError, compare, load
-from conformance.cutover.compare import PROBES, Observed, judge
+from conformance.cutover.compare import PROBES, CutoverProbe, Observed, judge
+from conformance.cutover.differential import BODY_SIZES, SharedRequest, shared_requests
 from conformance.reference.app import PostbackApp
-from tests.mutants.cutover import RejectsLongNames
+from tests.mutants.cutover import RejectsLongNames, RejectsUpperCaseNames
 from tests.suite_runner import SuiteRun, run_against
 
 PROBE = {p.id: p for p in PROBES}
+PROBE["header-key"] = CutoverProbe("header-key", "valid X-TD-Write-Key, JSON object", RequestShape("legacy"))
 
 
 SHORT_NAMES_V2 = RejectsLongNames.app  # fine alone (NAME-01 covers 1..128), refuses 200-character names
@@ -37,16 +43,31 @@ def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tm
     assert run.status("CUT-03", "cutover") == "info"
 
 
+def _cut01_detail(run: SuiteRun) -> str:
+    return str(next(c for c in run.results["clauses"] if c["id"] == "CUT-01")["detail"])
+
+
 def test_a_pair_differing_inside_the_shared_contract_fails_cut01(tmp_path: Path) -> None:
     """A v2 that rejects a valid 200-character name, unlike legacy, fails CUT-01 and nothing else."""
     run = _compare_run(tmp_path, SHORT_NAMES_V2)
     assert run.exit_code == 1
     assert run.status("CUT-01", "cutover") == "fail"
-    assert (
-        "200-character table name" in next(c for c in run.results["clauses"] if c["id"] == "CUT-01")["detail"]
-    )
+    assert "(200 characters)" in _cut01_detail(run)
     failing = {(c["id"], c["target"]) for c in run.results["clauses"] if c["status"] in ("fail", "error")}
     assert failing == {("CUT-01", "cutover")}
+
+
+def test_a_difference_the_fixed_probes_miss_is_shrunk_to_a_minimal_request(tmp_path: Path) -> None:
+    """CUT-01 as a property: a v2 refusing upper-case names (none of the fixed probes has one) fails CUT-01,
+    shown as the minimal request: the run's table with a one-letter upper-case suffix, a small body."""
+    run = _compare_run(tmp_path, RejectsUpperCaseNames.app, "--seed", "1234")
+    assert run.exit_code == 1
+    assert run.status("CUT-01", "cutover") == "fail"
+    detail = _cut01_detail(run)
+    assert re.search(r"conformance\.probe_[A-Z], small object with value null: legacy 200; v2 400", detail), (
+        detail
+    )
+    assert "Failing test case" in run.stdout or "Falsifying example" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -82,6 +103,43 @@ def test_documented_difference_not_seen_is_reported_as_not_documented() -> None:
     """CUT-02: a v2 that still takes the query key is reported as 'NOT as documented'."""
     finding = judge(PROBE["query-key-only"], Observed(200, True), Observed(200, True))
     assert "NOT as documented" in finding.text
+
+
+# -- the differential property's requests --------------------------------------------------------------
+
+
+@settings(max_examples=200, database=None)
+@given(shared=shared_requests(), table=st.sampled_from(["probe", "t" * 100, "t" * 127, "t" * 128]))
+def test_drawn_requests_stay_inside_the_shared_contract_and_the_safe_names(
+    shared: SharedRequest, table: str
+) -> None:
+    """Every drawn request is in the shared contract; with the valid key it goes to the run's database and
+    to the run's table or <table>_<suffix> of at most 128 characters."""
+    for version in ("legacy", "v2"):
+        assert in_shared_contract(shared.shape(version, "conformance", table))
+    database, name = shared.names("conformance", table)
+    if shared.key is Cred.VALID:
+        assert database == "conformance"
+        assert name == table or (
+            name.startswith(table + "_") and len(name) <= 128 and len(name) > len(table) + 1
+        )
+        assert shared.in_run_space()
+
+
+@pytest.mark.parametrize("size", BODY_SIZES)
+def test_drawn_bodies_are_json_objects_of_the_drawn_size(size: int) -> None:
+    """The body is exactly ``size`` bytes (or as small as it comes) and never over the v2 cap."""
+    body = SharedRequest(value={"f_a": [1, 2.5, None, True, "\u00e9"]}, size=size).body("pc-000001")
+    assert json.loads(body)["conformance_id"] == "pc-000001"
+    assert len(body) == size or (size == 0 and len(body) < 100)
+    assert len(body) <= V2_BODY_CAP
+
+
+def test_a_valid_key_request_cannot_name_another_database_or_table() -> None:
+    """Safety on real accounts: records go to --database and --table (or <table>_<suffix>) only."""
+    with pytest.raises(ValueError, match="valid key"):
+        SharedRequest(key=Cred.VALID, database="other")
+    assert SharedRequest(key=Cred.UNKNOWN, database="other", table="x").names("db", "t") == ("other", "x")
 
 
 # -- baselines ---------------------------------------------------------------------------------------
