@@ -1,4 +1,4 @@
-"""Cutover tooling: the two-target comparison (CUT-01..03), baselines and the HAR traffic audit."""
+"""Cutover tooling: the two-target comparison (CUT-01..03) and baselines."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.contract.model import V2_BODY_CAP, Cred, RequestShape, in_shared_contract
-from conformance.cutover import audit
 from conformance.cutover.baseline import BaselineError, compare, load
 from conformance.cutover.compare import PROBES, CutoverProbe, Observed, judge
 from conformance.cutover.differential import BODY_SIZES, SharedRequest, shared_requests
@@ -193,76 +192,4 @@ def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
     assert json.loads((worse.report_dir / "baseline.json").read_text())["regressed"][0]["id"] == "CUT-01"
 
 
-# -- the HAR audit -----------------------------------------------------------------------------------
-
-SECRET = "777/0123456789abcdef0123456789abcdef01234567"
-
-
-def _har_entry(url: str, headers: dict[str, str], body: str = '{"a":1}', method: str = "POST") -> dict:  # type: ignore[type-arg]
-    return {
-        "request": {
-            "method": method,
-            "url": url,
-            "headers": [{"name": k, "value": v} for k, v in headers.items()],
-            "postData": {"mimeType": "application/json", "text": body},
-        }
-    }
-
-
-def _har(tmp_path: Path) -> Path:
-    base = "https://in.treasuredata.com/postback/v3/event"
-    ct = {"Content-Type": "application/json"}
-    entries = [
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}),
-        _har_entry(f"{base}/db/t?td_write_key={SECRET.replace('/', '%2F')}", ct),
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}, '{"p":"' + "x" * 1_048_100 + '"}'),
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET, "Authorization": "Bearer abc.def"}),
-        _har_entry(f"{base}/bad-name/t", {**ct, "X-TD-Write-Key": SECRET}),
-        _har_entry("https://example.com/other", ct),
-    ]
-    path = tmp_path / "traffic.har"
-    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
-    return path
-
-
-def test_audit_finds_every_request_that_breaks_on_v2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Query key and big body break; Bearer is at risk; a bad name fails already; the rest keep."""
-    out = tmp_path / "audit.json"
-    status = audit.main([str(_har(tmp_path)), "--json", str(out)])
-    verdicts = [r["verdict"] for r in json.loads(out.read_text())["requests"]]
-    assert verdicts == [audit.KEEPS, audit.BREAKS, audit.BREAKS, audit.AT_RISK, audit.ALREADY]
-    assert status == 1
-    printed = capsys.readouterr().out + out.read_text()
-    assert "td_write_key" in printed
-    assert "over v2's 1,048,064-byte cap" in printed
-    for form in (SECRET, SECRET.replace("/", "%2F"), "abc.def"):
-        assert form not in printed
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        pytest.param("{", "not JSON", id="not-json"),
-        pytest.param('{"log": {}}', "not a HAR file", id="no-entries"),
-    ],
-)
-def test_audit_of_a_bad_file_is_one_clear_error(
-    tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "bad.har"
-    path.write_text(content)
-    assert audit.main([str(path), "--json", str(tmp_path / "a.json")]) == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_audit_refuses_a_huge_file_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(audit, "MAX_HAR_BYTES", 10)
-    assert audit.main([str(_har(tmp_path)), "--json", str(tmp_path / "a.json")]) == 2
-    assert "up to 10 bytes" in capsys.readouterr().err
+# The traffic audit (postback-conformance audit) is tested in tests/test_audit.py.
