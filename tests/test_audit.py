@@ -148,6 +148,22 @@ def test_each_request_gets_the_verdict_and_reason_the_contract_gives_it(
     _no_secret(out, err, json.dumps(data))
 
 
+@pytest.mark.parametrize(
+    ("method", "table", "verdict", "reason"),
+    [
+        pytest.param("GET", "t", audit.BREAKS, "get-method", id="get-pixel"),
+        pytest.param("POST", "t" * 200, audit.AT_RISK, "long-name", id="long-name"),
+    ],
+)
+def test_the_get_pixel_form_breaks_and_a_long_name_is_at_risk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str, table: str, verdict: str, reason: str
+) -> None:
+    """v2 takes POST only; names over 128 characters are left to the profile (NAME-05), so at risk."""
+    file = _har(tmp_path, [_entry(f"{LEGACY}/db/{table}", KEY, method=method)])
+    _, _, _, data = _run(tmp_path, file, capsys=capsys)
+    assert _groups(data)[(reason,)]["verdict"] == verdict
+
+
 def test_each_group_says_what_the_client_must_change(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -92,6 +92,18 @@ VERSION_UNKNOWN = Reason(
     "rerun the audit with --api-version legacy|v2 (or --legacy-host/--v2-host)",
 )
 ALREADY_V2 = Reason("already-v2", "already sent to a v2 endpoint")
+GET_PIXEL = Reason(
+    "get-method",
+    "the GET (pixel) form: v2 takes POST only",
+    "send events as POST with a JSON object body and the key in a header",
+)
+LONG_NAME = Reason(
+    "long-name",
+    "a database or table name over the profile's length (128): v2 may refuse it",
+    "keep database and table names to 128 characters or fewer",
+)
+# Model reasons that describe what is fine, not what fails (left out of "why").
+_NOT_A_PROBLEM = ("valid key in", "legacy documents no cap")
 
 
 @dataclass(frozen=True)
@@ -285,6 +297,12 @@ def shape_of(
     )
 
 
+def _already(texts: tuple[str, ...], version: str) -> tuple[Reason, ...]:
+    """A request the current endpoint already refuses: the client has a bug to fix first."""
+    reasons = [t for t in texts if not t.startswith(_NOT_A_PROBLEM)]
+    return (Reason("already-failing", f"already failing on {version}: {'; '.join(reasons)}", "fix it first"),)
+
+
 def judge(shape: RequestShape) -> tuple[str, tuple[Reason, ...]]:
     """What cutover does to one request recorded on legacy: the verdict and the reasons, from the model."""
     if shape.version == "v2":
@@ -307,12 +325,24 @@ def judge(shape: RequestShape) -> tuple[str, tuple[Reason, ...]]:
         reasons.append(OVER_CAP)
     if shape.authorization is not None and not shape.authorization.is_td1_credential:
         reasons.append(OTHER_AUTHORIZATION)
+    if shape.method in ("GET", "HEAD"):
+        reasons.append(GET_PIXEL)
+    if "NAME-05" in v2.status_clauses:
+        reasons.append(LONG_NAME)
     if v2.ingest is Ingest.MUST:
         return KEEPS, tuple(reasons)
     if v2.ingest is Ingest.MAY:
-        return AT_RISK, tuple(reasons) or tuple(Reason("model", r) for r in v2.reasons)
-    return BREAKS, tuple(r for r in reasons if r is not QUERY_BESIDE_HEADER) or tuple(
-        Reason("model", r) for r in v2.reasons
+        return AT_RISK, tuple(reasons) or _model_reasons(v2.reasons, "v2 may treat it differently")
+    return BREAKS, tuple(r for r in reasons if r is not QUERY_BESIDE_HEADER) or _model_reasons(
+        v2.reasons, "v2 refuses it"
+    )
+
+
+def _model_reasons(texts: tuple[str, ...], prefix: str) -> tuple[Reason, ...]:
+    return tuple(
+        Reason("other", f"{prefix}: {t}", "make the request as the v2 documentation describes")
+        for t in texts
+        if not t.startswith(_NOT_A_PROBLEM)
     )
 
 

@@ -23,11 +23,15 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
-def _row(group: Group) -> list[str]:
+def short(name: str, limit: int = 64) -> str:
+    return name if len(name) <= limit else f"{name[: limit - 24]}...({len(name)} characters)"
+
+
+def _row(group: Group, full: bool = True) -> list[str]:
     return [
         group.verdict,
         "; ".join(r.text for r in group.reasons) or "-",
-        group.table,
+        group.table if full else short(group.table),
         group.user_agent,
         str(group.count),
         when(group.first),
@@ -68,7 +72,7 @@ def _markdown(result: Audit) -> str:
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "---|" * len(COLUMNS))
     for group in result.groups:
-        cells = [c.replace("|", "\\|").replace("\n", " ") for c in _row(group)]
+        cells = [c.replace("|", "\\|").replace("\n", " ") for c in _row(group, full=False)]
         cells[2], cells[3] = f"`{cells[2]}`", f"`{cells[3]}`"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -80,11 +84,10 @@ def _table(result: Audit) -> str:
     lines = []
     for group in result.groups:
         seen = f"{when(group.first)} .. {when(group.last)}" if group.first else "time not recorded"
-        lines.append(
-            f"{group.verdict.upper():15} {group.count:>6} x  {group.table}  UA: {group.user_agent}  {seen}"
-        )
+        head = f"{group.verdict.upper():15} {group.count:>6} x  {short(group.table)}"
+        lines.append(f"{head}  UA: {group.user_agent}  {seen}")
         lines += [f"{'':17}- {r.text}" for r in group.reasons]
         lines += [f"{'':17}=> {change}" for change in group.changes]
-        lines.append(f"{'':17}e.g. {group.example}")
+        lines.append(f"{'':17}e.g. {short(group.example, 120)}")
     lines.append(f"{len(result.requests)} requests in {len(result.groups)} groups: {_counts(result)}")
     return "\n".join(lines) + "\n"
