@@ -30,6 +30,8 @@ pytestmark = pytest.mark.cutover
 CASES = [pytest.param(p, id=p.id, marks=pytest.mark.clause(p.clause)) for p in PROBES]
 MAX_LISTED = 5  # differences listed with their exchanges in one failure
 EVIDENCE = 5  # exchanges pairs a passing comparison keeps for the report
+MAX_TABLES = 10  # distinct <table>_<suffix> tables read back (one read-back query each per target)
+MAX_UNANSWERED = 3  # requests without an answer before the property stops sending
 
 
 def _ingested(entry: Expected | None) -> bool | None:
@@ -53,7 +55,9 @@ class Pending:
 
 class Differential:
     """Sends drawn requests to (legacy, v2); a status difference fails now (hypothesis shrinks it), the
-    ingestion outcomes of at most ``readback_budget`` requests are compared after the read-back.
+    ingestion outcomes of at most ``readback_budget`` requests (in at most MAX_TABLES tables) are compared
+    after the read-back. A request one side does not answer is not shrunk (each try could wait out the
+    timeout): it is listed after the property, and after MAX_UNANSWERED of them nothing more is sent.
 
     Not a dataclass: hypothesis would print every exchange it holds in a falsifying example.
     """
@@ -73,6 +77,8 @@ class Differential:
         self.readback_budget = readback_budget
         self.sent = 0
         self.pending: list[Pending] = []
+        self.tables: set[str] = set()
+        self.unanswered: list[tuple[str, tuple[Exchange, Exchange]]] = []
 
     def __repr__(self) -> str:
         return "Differential(legacy, v2)"
@@ -96,21 +102,40 @@ class Differential:
     def check(self, request: SharedRequest) -> None:
         """CUT-01 (MUST): the same status from both; the ingestion outcome is registered for read-back."""
         legacy, v2 = self.pair
+        if len(self.unanswered) >= MAX_UNANSWERED:
+            return
         exchanges = self.send(legacy, request), self.send(v2, request)
         self.sent += 1
         if self.sent <= EVIDENCE:
             self.run.record_evidence(self.nodeid, *exchanges)
         text = request.describe(legacy.spec.database, legacy.spec.table)
+        if exchanges[0].response is None or exchanges[1].response is None:
+            self.unanswered.append((text, exchanges))
+            return
         if exchanges[0].status != exchanges[1].status:
-            seen = Observed(exchanges[0].status), Observed(exchanges[1].status)
             raise fail(
                 ["CUT-01"],
                 "the same status on legacy and v2 (inside the contract both versions share)",
-                f"{text}: legacy {seen[0].describe()}; v2 {seen[1].describe()}",
+                f"{text}: {_both(exchanges)}",
                 *exchanges,
             )
-        if request.in_run_space() and len(self.pending) < self.readback_budget:
+        table = self.names(legacy, request)[1]
+        if not request.in_run_space() or len(self.pending) >= self.readback_budget:
+            return
+        if table in self.tables or len(self.tables) < MAX_TABLES:
+            self.tables.add(table)
             self._observe(text, request, exchanges)
+
+    def check_answered(self) -> None:
+        """CUT-01 (MUST): both targets answer every request inside the shared contract."""
+        if self.unanswered:
+            lines = [f"[{n}] {text}: {_both(x)}" for n, (text, x) in enumerate(self.unanswered, 1)]
+            raise fail(
+                ["CUT-01"],
+                "an answer from both targets to every request inside the shared contract",
+                f"{len(self.unanswered)} request(s) without an answer:\n" + "\n".join(lines),
+                *[x for _, pair in self.unanswered[:MAX_LISTED] for x in pair],
+            )
 
     def _observe(self, text: str, request: SharedRequest, exchanges: tuple[Exchange, Exchange]) -> None:
         entries = []
@@ -140,6 +165,14 @@ class Differential:
         record("CUT-01", f"{len(self.pending)} drawn requests read back: the same ingestion outcome on both")
 
 
+def _answer(exchange: Exchange) -> str:
+    return f"no answer ({exchange.error})" if exchange.response is None else str(exchange.status)
+
+
+def _both(exchanges: tuple[Exchange, Exchange]) -> str:
+    return f"legacy {_answer(exchanges[0])}; v2 {_answer(exchanges[1])}"
+
+
 @pytest.mark.clause("CUT-01")
 def test_both_versions_agree_on_every_request_inside_the_shared_contract(
     pair: tuple[Transport, Transport],
@@ -164,6 +197,7 @@ def test_both_versions_agree_on_every_request_inside_the_shared_contract(
         differential.check(shared)
 
     both_agree()
+    differential.check_answered()
     info.record("CUT-01", f"{differential.sent} requests from the shared contract: the same status on both")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -67,6 +70,26 @@ def test_a_difference_the_fixed_probes_miss_is_shrunk_to_a_minimal_request(tmp_p
         detail
     )
     assert "Failing test case" in run.stdout or "Falsifying example" in run.stdout
+
+
+class SilentOnUpperCase(PostbackApp):
+    """A v2 that never answers a request whose table name has an upper-case letter."""
+
+    async def handle_event(self, request: Any, database_segment: bytes, table_segment: bytes) -> Any:
+        if table_segment != table_segment.lower():
+            await asyncio.sleep(5)
+        return await super().handle_event(request, database_segment, table_segment)
+
+
+def test_a_target_that_stops_answering_fails_cut01_without_shrinking_for_ever(tmp_path: Path) -> None:
+    """No answer is not shrunk (each try would wait out the timeout): listed, and after three the property
+    stops sending, so the run ends in seconds."""
+    started = time.monotonic()
+    run = _compare_run(tmp_path, SilentOnUpperCase, "--timeout=0.5", "--seed", "1234")
+    assert run.status("CUT-01", "cutover") == "fail"
+    assert "without an answer" in _cut01_detail(run)
+    assert "v2 no answer (no answer within the timeout" in _cut01_detail(run)
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize(
