@@ -72,6 +72,26 @@ def test_a_difference_the_fixed_probes_miss_is_shrunk_to_a_minimal_request(tmp_p
     assert "Failing test case" in run.stdout or "Falsifying example" in run.stdout
 
 
+class DropsUpperCase(PostbackApp):
+    """A v2 that answers 200 to a table name with an upper-case letter, and loses the record."""
+
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        if table == table.lower():
+            super().store_record(database, table, record)
+
+
+def test_an_ingestion_difference_is_decided_at_read_back_and_listed_with_its_request(tmp_path: Path) -> None:
+    """Same status, different ingestion: not visible until the settle period; the read-back check fails
+    CUT-01, each differing request listed (database.table, body) with both outcomes."""
+    run = _compare_run(tmp_path, DropsUpperCase, "--seed", "1234")
+    assert run.status("CUT-01", "cutover") == "fail"
+    detail = _cut01_detail(run)
+    assert "requests read back differ" in detail
+    assert re.search(r"\[1\] valid key in .*conformance\.probe_\w*[A-Z]", detail), detail
+    assert "legacy 200, ingested; v2 200, not ingested" in detail
+    assert "::read-back" in run.stdout
+
+
 class SilentOnUpperCase(PostbackApp):
     """A v2 that never answers a request whose table name has an upper-case letter."""
 
