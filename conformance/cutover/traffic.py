@@ -237,6 +237,8 @@ def _iso_time(value: object) -> datetime | None:
 
 
 def _epoch_time(value: float) -> datetime | None:
+    if value > 1e11:  # milliseconds (JavaScript's Date.now()), not seconds
+        value /= 1000
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
