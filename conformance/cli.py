@@ -1,7 +1,7 @@
 """``postback-conformance``: run the packaged suite through pytest, or one of the tool commands.
 
 postback-conformance [pytest and suite options]        certify a target (see --help)
-postback-conformance audit FILE.har [--json OUT]       will recorded client traffic survive cutover?
+postback-conformance audit FILE [--format F] [--json OUT] will recorded client traffic survive cutover?
 postback-conformance replay traffic.har --target URL   send recorded requests again, compare the answers
 postback-conformance export-spec {legacy,v2} [-o FILE] the per-version OpenAPI view (schemathesis CLI)
 """

@@ -1,20 +1,28 @@
-"""Cutover tooling: the two-target comparison (CUT-01..03), baselines and the HAR traffic audit."""
+"""Cutover tooling: the two-target comparison (CUT-01..03) and baselines."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conformance.cutover import audit
+from conformance.contract.model import V2_BODY_CAP, Cred, RequestShape, in_shared_contract
 from conformance.cutover.baseline import BaselineError, compare, load
-from conformance.cutover.compare import PROBES, Observed, judge
+from conformance.cutover.compare import PROBES, CutoverProbe, Observed, judge
+from conformance.cutover.differential import BODY_SIZES, SharedRequest, shared_requests
 from conformance.reference.app import PostbackApp
-from tests.mutants.cutover import RejectsLongNames
+from tests.mutants.cutover import RejectsLongNames, RejectsUpperCaseNames
 from tests.suite_runner import SuiteRun, run_against
 
 PROBE = {p.id: p for p in PROBES}
+PROBE["header-key"] = CutoverProbe("header-key", "valid X-TD-Write-Key, JSON object", RequestShape("legacy"))
 
 
 SHORT_NAMES_V2 = RejectsLongNames.app  # fine alone (NAME-01 covers 1..128), refuses 200-character names
@@ -37,16 +45,71 @@ def test_two_correct_targets_show_documented_differences_and_no_cut01_failure(tm
     assert run.status("CUT-03", "cutover") == "info"
 
 
+def _cut01_detail(run: SuiteRun) -> str:
+    return str(next(c for c in run.results["clauses"] if c["id"] == "CUT-01")["detail"])
+
+
 def test_a_pair_differing_inside_the_shared_contract_fails_cut01(tmp_path: Path) -> None:
     """A v2 that rejects a valid 200-character name, unlike legacy, fails CUT-01 and nothing else."""
     run = _compare_run(tmp_path, SHORT_NAMES_V2)
     assert run.exit_code == 1
     assert run.status("CUT-01", "cutover") == "fail"
-    assert (
-        "200-character table name" in next(c for c in run.results["clauses"] if c["id"] == "CUT-01")["detail"]
-    )
+    assert "(200 characters)" in _cut01_detail(run)
     failing = {(c["id"], c["target"]) for c in run.results["clauses"] if c["status"] in ("fail", "error")}
     assert failing == {("CUT-01", "cutover")}
+
+
+def test_a_difference_the_fixed_probes_miss_is_shrunk_to_a_minimal_request(tmp_path: Path) -> None:
+    """CUT-01 as a property: a v2 refusing upper-case names (none of the fixed probes has one) fails CUT-01,
+    shown as the minimal request: the run's table with a one-letter upper-case suffix, a small body."""
+    run = _compare_run(tmp_path, RejectsUpperCaseNames.app, "--seed", "1234")
+    assert run.exit_code == 1
+    assert run.status("CUT-01", "cutover") == "fail"
+    detail = _cut01_detail(run)
+    assert re.search(r"conformance\.probe_[A-Z], small object with value null: legacy 200; v2 400", detail), (
+        detail
+    )
+    assert "Failing test case" in run.stdout or "Falsifying example" in run.stdout
+
+
+class DropsUpperCase(PostbackApp):
+    """A v2 that answers 200 to a table name with an upper-case letter, and loses the record."""
+
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        if table == table.lower():
+            super().store_record(database, table, record)
+
+
+def test_an_ingestion_difference_is_decided_at_read_back_and_listed_with_its_request(tmp_path: Path) -> None:
+    """Same status, different ingestion: not visible until the settle period; the read-back check fails
+    CUT-01, each differing request listed (database.table, body) with both outcomes."""
+    run = _compare_run(tmp_path, DropsUpperCase, "--seed", "1234")
+    assert run.status("CUT-01", "cutover") == "fail"
+    detail = _cut01_detail(run)
+    assert "requests read back differ" in detail
+    assert re.search(r"\[1\] valid key in .*conformance\.probe_\w*[A-Z]", detail), detail
+    assert "legacy 200, ingested; v2 200, not ingested" in detail
+    assert "::read-back" in run.stdout
+
+
+class SilentOnUpperCase(PostbackApp):
+    """A v2 that never answers a request whose table name has an upper-case letter."""
+
+    async def handle_event(self, request: Any, database_segment: bytes, table_segment: bytes) -> Any:
+        if table_segment != table_segment.lower():
+            await asyncio.sleep(5)
+        return await super().handle_event(request, database_segment, table_segment)
+
+
+def test_a_target_that_stops_answering_fails_cut01_without_shrinking_for_ever(tmp_path: Path) -> None:
+    """No answer is not shrunk (each try would wait out the timeout): listed, and after three the property
+    stops sending, so the run ends in seconds."""
+    started = time.monotonic()
+    run = _compare_run(tmp_path, SilentOnUpperCase, "--timeout=0.5", "--seed", "1234")
+    assert run.status("CUT-01", "cutover") == "fail"
+    assert "without an answer" in _cut01_detail(run)
+    assert "v2 no answer (no answer within the timeout" in _cut01_detail(run)
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.parametrize(
@@ -82,6 +145,43 @@ def test_documented_difference_not_seen_is_reported_as_not_documented() -> None:
     """CUT-02: a v2 that still takes the query key is reported as 'NOT as documented'."""
     finding = judge(PROBE["query-key-only"], Observed(200, True), Observed(200, True))
     assert "NOT as documented" in finding.text
+
+
+# -- the differential property's requests --------------------------------------------------------------
+
+
+@settings(max_examples=200, database=None)
+@given(shared=shared_requests(), table=st.sampled_from(["probe", "t" * 100, "t" * 127, "t" * 128]))
+def test_drawn_requests_stay_inside_the_shared_contract_and_the_safe_names(
+    shared: SharedRequest, table: str
+) -> None:
+    """Every drawn request is in the shared contract; with the valid key it goes to the run's database and
+    to the run's table or <table>_<suffix> of at most 128 characters."""
+    for version in ("legacy", "v2"):
+        assert in_shared_contract(shared.shape(version, "conformance", table))
+    database, name = shared.names("conformance", table)
+    if shared.key is Cred.VALID:
+        assert database == "conformance"
+        assert name == table or (
+            name.startswith(table + "_") and len(name) <= 128 and len(name) > len(table) + 1
+        )
+        assert shared.in_run_space()
+
+
+@pytest.mark.parametrize("size", BODY_SIZES)
+def test_drawn_bodies_are_json_objects_of_the_drawn_size(size: int) -> None:
+    """The body is exactly ``size`` bytes (or as small as it comes) and never over the v2 cap."""
+    body = SharedRequest(value={"f_a": [1, 2.5, None, True, "\u00e9"]}, size=size).body("pc-000001")
+    assert json.loads(body)["conformance_id"] == "pc-000001"
+    assert len(body) == size or (size == 0 and len(body) < 100)
+    assert len(body) <= V2_BODY_CAP
+
+
+def test_a_valid_key_request_cannot_name_another_database_or_table() -> None:
+    """Safety on real accounts: records go to --database and --table (or <table>_<suffix>) only."""
+    with pytest.raises(ValueError, match="valid key"):
+        SharedRequest(key=Cred.VALID, database="other")
+    assert SharedRequest(key=Cred.UNKNOWN, database="other", table="x").names("db", "t") == ("other", "x")
 
 
 # -- baselines ---------------------------------------------------------------------------------------
@@ -135,76 +235,4 @@ def test_fail_on_regression_fails_only_on_regressions(tmp_path: Path) -> None:
     assert json.loads((worse.report_dir / "baseline.json").read_text())["regressed"][0]["id"] == "CUT-01"
 
 
-# -- the HAR audit -----------------------------------------------------------------------------------
-
-SECRET = "777/0123456789abcdef0123456789abcdef01234567"
-
-
-def _har_entry(url: str, headers: dict[str, str], body: str = '{"a":1}', method: str = "POST") -> dict:  # type: ignore[type-arg]
-    return {
-        "request": {
-            "method": method,
-            "url": url,
-            "headers": [{"name": k, "value": v} for k, v in headers.items()],
-            "postData": {"mimeType": "application/json", "text": body},
-        }
-    }
-
-
-def _har(tmp_path: Path) -> Path:
-    base = "https://in.treasuredata.com/postback/v3/event"
-    ct = {"Content-Type": "application/json"}
-    entries = [
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}),
-        _har_entry(f"{base}/db/t?td_write_key={SECRET.replace('/', '%2F')}", ct),
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET}, '{"p":"' + "x" * 1_048_100 + '"}'),
-        _har_entry(f"{base}/db/t", {**ct, "X-TD-Write-Key": SECRET, "Authorization": "Bearer abc.def"}),
-        _har_entry(f"{base}/bad-name/t", {**ct, "X-TD-Write-Key": SECRET}),
-        _har_entry("https://example.com/other", ct),
-    ]
-    path = tmp_path / "traffic.har"
-    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
-    return path
-
-
-def test_audit_finds_every_request_that_breaks_on_v2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Query key and big body break; Bearer is at risk; a bad name fails already; the rest keep."""
-    out = tmp_path / "audit.json"
-    status = audit.main([str(_har(tmp_path)), "--json", str(out)])
-    verdicts = [r["verdict"] for r in json.loads(out.read_text())["requests"]]
-    assert verdicts == [audit.KEEPS, audit.BREAKS, audit.BREAKS, audit.AT_RISK, audit.ALREADY]
-    assert status == 1
-    printed = capsys.readouterr().out + out.read_text()
-    assert "td_write_key" in printed
-    assert "over v2's 1,048,064-byte cap" in printed
-    for form in (SECRET, SECRET.replace("/", "%2F"), "abc.def"):
-        assert form not in printed
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        pytest.param("{", "not JSON", id="not-json"),
-        pytest.param('{"log": {}}', "not a HAR file", id="no-entries"),
-    ],
-)
-def test_audit_of_a_bad_file_is_one_clear_error(
-    tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "bad.har"
-    path.write_text(content)
-    assert audit.main([str(path), "--json", str(tmp_path / "a.json")]) == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_audit_refuses_a_huge_file_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(audit, "MAX_HAR_BYTES", 10)
-    assert audit.main([str(_har(tmp_path)), "--json", str(tmp_path / "a.json")]) == 2
-    assert "up to 10 bytes" in capsys.readouterr().err
+# The traffic audit (postback-conformance audit) is tested in tests/test_audit.py.

@@ -65,15 +65,18 @@ class Ingestion:
     def expect_outcome(self, exchange: Exchange, expectation: Expectation, **kwargs: Any) -> None:
         self.expect(exchange, expectation.ingest, expectation.ingest_clauses, **kwargs)
 
-    def observe(self, exchange: Exchange) -> Expected | None:
-        """Read the probe back without expecting anything; ``.records`` is filled after the read-back."""
+    def observe(
+        self, exchange: Exchange, *, database: str | None = None, table: str | None = None
+    ) -> Expected | None:
+        """Read the probe back without expecting anything; ``.records`` is filled after the read-back.
+        ``database``/``table``: where it was sent, if not the run's own names."""
         if not self.enabled or exchange.request.conformance_id is None:
             return None
         entry = Expected(
             nodeid=self.nodeid,
             target=self.target.spec.name,
-            database=self.target.spec.database,
-            table=self.target.spec.table,
+            database=database or self.target.spec.database,
+            table=table or self.target.spec.table,
             conformance_id=exchange.request.conformance_id,
             ingest=Ingest.MAY,
             clauses=(),

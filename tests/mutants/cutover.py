@@ -20,3 +20,18 @@ class RejectsLongNames(PostbackApp):
         if len(name) > 128:
             raise Rejection(400, "name too long")
         return name
+
+
+@mutant(
+    "v2-rejects-upper-case-names",
+    "a v2 that answers 400 for names with an upper-case letter, which legacy (and the docs) accept",
+    ("cutover",),
+    ("CUT-01", "NAME-01"),
+    ("test_cutover.py", "test_names.py"),
+)
+class RejectsUpperCaseNames(PostbackApp):
+    def check_name(self, segment: bytes) -> str:
+        name = super().check_name(segment)
+        if name != name.lower():
+            raise Rejection(400, "names must be lower case")
+        return name

@@ -1,0 +1,407 @@
+"""``postback-conformance audit``: recorded traffic (HAR, JSON lines, access logs) grouped by what cutover
+to v2 does to it, with what each client must change, and never a key in the output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cutover import audit, traffic
+
+SECRET = "777/0123456789abcdef0123456789abcdef01234567"
+ENCODED = SECRET.replace("/", "%2F")
+LEGACY = "https://in.treasuredata.com/postback/v3/event"
+V2 = "https://us01.records.in.treasuredata.com/postback/v3/event"
+JSON_CT = {"Content-Type": "application/json"}
+KEY = {**JSON_CT, "X-TD-Write-Key": SECRET}
+BIG = '{"p":"' + "x" * 1_048_100 + '"}'
+
+
+def _entry(
+    url: str,
+    headers: dict[str, str],
+    body: str = '{"a":1}',
+    method: str = "POST",
+    agent: str = "shop/1.0",
+    when: str = "2026-11-02T10:00:00.000Z",
+) -> dict[str, Any]:
+    return {
+        "startedDateTime": when,
+        "request": {
+            "method": method,
+            "url": url,
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": k, "value": v} for k, v in {**headers, "User-Agent": agent}.items()],
+            "queryString": [],
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": len(body.encode()),
+            "postData": {"mimeType": "application/json", "text": body},
+        },
+    }
+
+
+def _har(tmp_path: Path, entries: list[dict[str, Any]], name: str = "traffic.har") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t"}, "entries": entries}}))
+    return path
+
+
+def _run(
+    tmp_path: Path, file: Path, *args: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str, dict[str, Any]]:
+    out = tmp_path / "audit.json"
+    status = audit.main([str(file), "--json", str(out), *args])
+    captured = capsys.readouterr()
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return status, captured.out, captured.err, data
+
+
+def _groups(data: dict[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
+    return {tuple(g["reasons"]): g for g in data["groups"]}
+
+
+def _no_secret(*texts: str) -> None:
+    for text in texts:
+        for form in (SECRET, ENCODED, "abc.def"):
+            assert form not in text
+
+
+# -- reasons -----------------------------------------------------------------------------------------------
+
+
+REASON_CASES = [
+    pytest.param(f"{LEGACY}/db/t", KEY, '{"a":1}', audit.KEEPS, (), id="header-key-keeps-working"),
+    pytest.param(
+        f"{LEGACY}/db/t?td_write_key={ENCODED}",
+        JSON_CT,
+        '{"a":1}',
+        audit.BREAKS,
+        ("query-key",),
+        id="query-key",
+    ),
+    pytest.param(
+        f"{LEGACY}/db/t?td_write_key={ENCODED}",
+        KEY,
+        '{"a":1}',
+        audit.KEEPS,
+        ("query-key-ignored",),
+        id="query-key-beside-header",
+    ),
+    pytest.param(f"{LEGACY}/db/t", KEY, BIG, audit.BREAKS, ("over-cap",), id="over-cap"),
+    pytest.param(
+        f"{LEGACY}/db/t",
+        {**KEY, "Authorization": "Bearer abc.def"},
+        '{"a":1}',
+        audit.AT_RISK,
+        ("non-td1-authorization",),
+        id="bearer",
+    ),
+    pytest.param(
+        f"{LEGACY}/bad-name/t", KEY, '{"a":1}', audit.ALREADY, ("already-failing",), id="already-failing"
+    ),
+    pytest.param(
+        f"{LEGACY}/db/t", JSON_CT, '{"a":1}', audit.ALREADY, ("already-failing",), id="no-credential"
+    ),
+    pytest.param(
+        f"{V2}/db/t",
+        {**JSON_CT, "Authorization": f"TD1 {SECRET}"},
+        '{"a":1}',
+        audit.KEEPS,
+        ("already-v2",),
+        id="already-v2",
+    ),
+    pytest.param(
+        "https://proxy.example/postback/v3/event/db/t",
+        KEY,
+        '{"a":1}',
+        audit.UNKNOWN,
+        ("version-unknown",),
+        id="unknown-host",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "headers", "body", "verdict", "reasons"), REASON_CASES)
+def test_each_request_gets_the_verdict_and_reason_the_contract_gives_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    headers: dict[str, str],
+    body: str,
+    verdict: str,
+    reasons: tuple[str, ...],
+) -> None:
+    """Query key and big bodies break; a Bearer header is at risk; what fails on legacy already says so;
+    a request to a host of unknown version is not assumed legacy. A credential header is in the file, so a
+    request without one really has none."""
+    file = _har(tmp_path, [_entry(url, headers, body), _entry(f"{LEGACY}/db/t", KEY)])
+    status, out, err, data = _run(tmp_path, file, capsys=capsys)
+    group = _groups(data)[reasons]
+    assert group["verdict"] == verdict
+    assert status == (1 if verdict in (audit.BREAKS, audit.AT_RISK) else 0)
+    _no_secret(out, err, json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("method", "table", "verdict", "reason"),
+    [
+        pytest.param("GET", "t", audit.BREAKS, "get-method", id="get-pixel"),
+        pytest.param("POST", "t" * 200, audit.AT_RISK, "long-name", id="long-name"),
+    ],
+)
+def test_the_get_pixel_form_breaks_and_a_long_name_is_at_risk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str, table: str, verdict: str, reason: str
+) -> None:
+    """v2 takes POST only; names over 128 characters are left to the profile (NAME-05), so at risk."""
+    file = _har(tmp_path, [_entry(f"{LEGACY}/db/{table}", KEY, method=method)])
+    _, _, _, data = _run(tmp_path, file, capsys=capsys)
+    assert _groups(data)[(reason,)]["verdict"] == verdict
+
+
+def test_each_group_says_what_the_client_must_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan: move ?td_write_key into X-TD-Write-Key or Authorization: TD1, split bodies over the cap."""
+    file = _har(
+        tmp_path,
+        [_entry(f"{LEGACY}/db/t?td_write_key={ENCODED}", JSON_CT), _entry(f"{LEGACY}/db/t", KEY, BIG)],
+    )
+    _, out, _, data = _run(tmp_path, file, capsys=capsys)
+    changes = {tuple(g["reasons"]): g["change"] for g in data["groups"]}
+    assert "X-TD-Write-Key or Authorization: TD1" in changes[("query-key",)][0]
+    assert "split bodies over 1,048,064 bytes" in changes[("over-cap",)][0]
+    assert "instead of ?td_write_key" in out
+    assert "split bodies" in out
+
+
+def test_requests_are_grouped_by_reason_table_and_user_agent_with_counts_and_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three query-key requests of one client to one table are one group: count 3, first and last seen."""
+    query = f"{LEGACY}/db/t?td_write_key={ENCODED}"
+    entries = [
+        _entry(query, JSON_CT, when="2026-11-02T10:00:00Z"),
+        _entry(query, JSON_CT, when="2026-11-01T09:00:00+01:00"),
+        _entry(query, JSON_CT, when="2026-11-03T12:30:00Z"),
+        _entry(query, JSON_CT, agent="app/2"),
+        _entry(f"{LEGACY}/db/other?td_write_key={ENCODED}", JSON_CT),
+        _entry(f"{LEGACY}/db/t", KEY),
+    ]
+    _, _, _, data = _run(tmp_path, _har(tmp_path, entries), capsys=capsys)
+    rows = {(g["table"], g["user_agent"]): g for g in data["groups"] if g["verdict"] == audit.BREAKS}
+    main = rows[("db.t", "shop/1.0")]
+    assert (main["count"], main["first_seen"], main["last_seen"]) == (
+        3,
+        "2026-11-01T08:00:00Z",
+        "2026-11-03T12:30:00Z",
+    )
+    assert rows[("db.t", "app/2")]["count"] == 1
+    assert rows[("db.other", "shop/1.0")]["count"] == 1
+    assert data["groups"][0]["verdict"] == audit.BREAKS  # the most urgent first
+
+
+def test_a_har_without_any_credential_header_warns_instead_of_calling_every_request_keyless(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Browser exports strip credential headers: one warning, 'cannot tell' rather than 'no credential'."""
+    file = _har(tmp_path, [_entry(f"{LEGACY}/db/t", JSON_CT), _entry(f"{LEGACY}/db/t", JSON_CT, BIG)])
+    status, _, err, data = _run(tmp_path, file, capsys=capsys)
+    assert "stripped" in err
+    assert len(data["warnings"]) == 1
+    groups = _groups(data)
+    assert groups[("credentials-not-recorded",)]["verdict"] == audit.UNKNOWN
+    assert groups[("over-cap",)]["verdict"] == audit.BREAKS  # what is recorded is still judged
+    assert audit.ALREADY not in {g["verdict"] for g in data["groups"]}  # not "no credential"
+    assert status == 1
+
+
+# -- input formats -----------------------------------------------------------------------------------------
+
+
+def test_json_lines_are_read_in_their_common_shapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A HAR entry a line, a flat record with a header object and a UNIX time, and the suite's own
+    requests.jsonl ("Name: value" headers, body_bytes)."""
+    lines = [
+        _entry(f"{LEGACY}/db/t", KEY),
+        {
+            "method": "POST",
+            "url": f"{LEGACY}/db/t?td_write_key={ENCODED}",
+            "headers": {"User-Agent": "flat/1", "content-type": "application/json"},
+            "body": '{"a":1}',
+            "time": 1_790_000_000,
+        },
+        {
+            "method": "POST",
+            "url": f"{LEGACY}/db/t",
+            "headers": [f"X-TD-Write-Key: {SECRET}", "Content-Type: application/json"],
+            "chunked": False,
+            "body_bytes": 2_000_000,
+        },
+    ]
+    file = tmp_path / "traffic.jsonl"
+    file.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    _, out, err, data = _run(tmp_path, file, capsys=capsys)
+    assert data["format"] == "jsonl"
+    groups = _groups(data)
+    assert groups[()]["verdict"] == audit.KEEPS
+    assert groups[("query-key",)]["user_agent"] == "flat/1"
+    assert groups[("query-key",)]["first_seen"] == "2026-09-21T14:13:20Z"
+    assert groups[("over-cap",)]["verdict"] == audit.BREAKS
+    _no_secret(out, err, json.dumps(data))
+
+
+QUERY_LINE = f'"POST /postback/v3/event/db/t?td_write_key={ENCODED} HTTP/1.1" 200 2'
+ACCESS_LOG = (
+    f'203.0.113.7 - - [02/Nov/2026:10:00:00 +0000] {QUERY_LINE} "-" "shop/1.0"\n'
+    f'203.0.113.7 - - [02/Nov/2026:11:00:00 +0100] {QUERY_LINE} "https://shop.example/" "shop/1.0"\n'
+    '203.0.113.8 - - [02/Nov/2026:12:00:00 +0000] "POST /postback/v3/event/db/t HTTP/1.1" 200 2 "-" "app/2"\n'
+    '203.0.113.9 - - [02/Nov/2026:12:00:01 +0000] "GET /index.html HTTP/1.1" 200 512 "-" "curl/8"\n'
+    '198.51.100.1 - - [02/Nov/2026:13:00:00 +0000] "POST /postback/v3/event/db/common HTTP/1.0" 400 2\n'
+)
+
+
+def test_an_access_log_needs_the_version_and_judges_what_it_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nginx/Apache combined and common format: the query key is judged; the version comes from
+    --api-version (an access log has no host); requests without a query key cannot be told."""
+    file = tmp_path / "access.log"
+    file.write_text(ACCESS_LOG)
+    status, out, err, data = _run(tmp_path, file, "--api-version", "legacy", capsys=capsys)
+    assert data["format"] == "access-log"
+    assert "no request headers" in err
+    groups = _groups(data)
+    query = groups[("query-key",)]
+    assert (query["verdict"], query["count"], query["user_agent"]) == (audit.BREAKS, 2, "shop/1.0")
+    assert (query["first_seen"], query["last_seen"]) == ("2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z")
+    unknown = [g for g in data["groups"] if g["verdict"] == audit.UNKNOWN]
+    assert {g["table"] for g in unknown} == {"db.t", "db.common"}
+    assert status == 1
+    _no_secret(out, err, json.dumps(data))
+
+
+def test_without_the_version_an_access_log_is_not_assumed_legacy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "access.log"
+    file.write_text(ACCESS_LOG)
+    status, _, err, data = _run(tmp_path, file, capsys=capsys)
+    assert "--api-version" in err
+    assert {g["verdict"] for g in data["groups"]} == {audit.UNKNOWN}
+    assert status == 0
+
+
+def test_hosts_named_on_the_command_line_decide_the_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = _har(
+        tmp_path, [_entry(f"https://proxy.example/postback/v3/event/db/t?td_write_key={ENCODED}", JSON_CT)]
+    )
+    _, _, _, data = _run(tmp_path, file, "--legacy-host", "PROXY.example", capsys=capsys)
+    assert _groups(data)[("query-key",)]["verdict"] == audit.BREAKS
+
+
+# -- output formats ----------------------------------------------------------------------------------------
+
+
+def _mixed(tmp_path: Path) -> Path:
+    return _har(
+        tmp_path,
+        [
+            _entry(f"{LEGACY}/db/t?td_write_key={ENCODED}", JSON_CT, agent='odd "agent" | pipe'),
+            _entry(f"{LEGACY}/db/t", {**KEY, "Authorization": "Bearer abc.def"}),
+            _entry(f"{LEGACY}/db/t", KEY),
+        ],
+    )
+
+
+def test_markdown_output_is_a_table_a_team_can_paste(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err, _ = _run(tmp_path, _mixed(tmp_path), "--format", "markdown", capsys=capsys)
+    assert out.startswith("# Postback v2 cutover audit")
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| verdict | reason | database.table | user agent | count |")
+    assert len(table) == 2 + 3
+    assert all(line.count(" | ") == table[0].count(" | ") for line in table[2:])  # "|" in a cell is escaped
+    _no_secret(out, err)
+
+
+def test_csv_output_has_one_row_per_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, err, _ = _run(tmp_path, _mixed(tmp_path), "--format", "csv", capsys=capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["verdict"] for r in rows] == [audit.BREAKS, audit.AT_RISK, audit.KEEPS]
+    assert rows[0]["user agent"] == 'odd "agent" | pipe'
+    assert "X-TD-Write-Key" in rows[0]["change"]
+    _no_secret(out, err)
+
+
+def test_json_output_and_an_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "out" / "audit.md"
+    _, out, err, data = _run(
+        tmp_path, _mixed(tmp_path), "--format", "markdown", "--output", str(target), capsys=capsys
+    )
+    assert out == ""
+    assert "written:" in err
+    assert target.read_text().startswith("# Postback v2 cutover audit")
+    _, out, _, _ = _run(tmp_path, _mixed(tmp_path), "--format", "json", capsys=capsys)
+    assert json.loads(out)["groups"] == data["groups"]
+    _no_secret(target.read_text(), out)
+
+
+def test_the_table_lists_groups_with_their_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _, _ = _run(tmp_path, _mixed(tmp_path), capsys=capsys)
+    assert out.splitlines()[0].startswith("BREAKS")
+    assert "td_write_key=$POSTBACK_WRITE_KEY" in out
+    assert out.splitlines()[-1] == "3 requests in 3 groups: 1 breaks, 1 at risk, 1 keeps working"
+    _no_secret(out)
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        pytest.param("{", "bad.har", "not JSON", id="not-json"),
+        pytest.param('{"log": {}}', "bad.har", "not a HAR file", id="no-entries"),
+        pytest.param('{"a": 1}\nnot json\n', "bad.jsonl", "line 2 is not JSON", id="bad-json-line"),
+        pytest.param("hello\nworld\n", "bad.log", "no line is an access-log line", id="not-a-log"),
+        pytest.param(b"\x00\x01\x02PK", "bad.bin", "binary file", id="binary"),
+        pytest.param(None, "missing.har", "cannot read", id="missing"),
+    ],
+)
+def test_a_file_that_cannot_be_audited_is_one_clear_error(
+    tmp_path: Path, content: str | bytes | None, name: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    assert audit.main([str(path), "--json", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_huge_file_is_refused_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(traffic, "MAX_INPUT_BYTES", 10)
+    assert audit.main([str(_mixed(tmp_path)), "--json", str(tmp_path / "a.json")]) == 2
+    assert "up to 10 bytes" in capsys.readouterr().err
+
+
+def test_a_directory_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert audit.main([str(tmp_path), "--json", str(tmp_path / "a.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
