@@ -89,7 +89,7 @@ REASON_CASES = [
         f"{LEGACY}/db/t?td_write_key={ENCODED}",
         KEY,
         '{"a":1}',
-        audit.KEEPS,
+        audit.AT_RISK,
         ("query-key-ignored",),
         id="query-key-beside-header",
     ),
@@ -405,3 +405,18 @@ def test_a_huge_file_is_refused_with_a_clear_error(
 def test_a_directory_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert audit.main([str(tmp_path), "--json", str(tmp_path / "a.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_suites_own_har_says_which_version_each_loopback_request_went_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """traffic.har's `_postback.api_version` decides where the host cannot (loopback reference targets)."""
+    legacy = _entry("http://127.0.0.1:8080/postback/v3/event/db/t?td_write_key=" + ENCODED, JSON_CT)
+    legacy["_postback"] = {"api_version": "legacy"}
+    unknown = _entry("http://127.0.0.1:8081/postback/v3/event/db/t", KEY)
+    status, out, err, data = _run(tmp_path, _har(tmp_path, [legacy, unknown]), capsys=capsys)
+    verdicts = {g["verdict"] for g in data["groups"]}
+    assert audit.BREAKS in verdicts, "the recorded legacy request with a query key breaks on v2"
+    assert "127.0.0.1" in err  # the entry without a recorded version is still unknown, with a warning
+    assert status == 1
+    _no_secret(out, err, json.dumps(data))

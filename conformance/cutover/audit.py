@@ -68,7 +68,8 @@ QUERY_KEY = Reason(
 )
 QUERY_BESIDE_HEADER = Reason(
     "query-key-ignored",
-    "?td_write_key beside a header key: v2 ignores it (the key still lands in URL logs)",
+    "?td_write_key beside a header key: v2 may ignore it or refuse the whole request (quickstart: "
+    "not supported; the key also lands in URL logs)",
     "drop ?td_write_key and keep the header",
 )
 OVER_CAP = Reason(
@@ -206,7 +207,7 @@ class Versions:
     legacy_hosts: tuple[str, ...] = ()
     v2_hosts: tuple[str, ...] = ()
 
-    def of(self, url: str) -> str | None:
+    def of(self, url: str, recorded: str | None = None) -> str | None:
         host = (urlsplit(url).hostname or "").lower()
         if host in self.v2_hosts or host.endswith(".records.in.treasuredata.com"):
             return "v2"
@@ -216,7 +217,7 @@ class Versions:
             or host.endswith(".in.treasuredata.com")
         ):
             return "legacy"
-        return self.default
+        return recorded or self.default
 
 
 def mask_query_keys(text: str) -> str:
@@ -371,7 +372,7 @@ def audit(path: Path, fmt: str = "auto", versions: Versions | None = None) -> Au
             f"'{UNKNOWN}'"
         )
     unknown_hosts = sorted(
-        {urlsplit(r.url).hostname or "(no host)" for r in postback if versions.of(r.url) is None}
+        {urlsplit(r.url).hostname or "(no host)" for r in postback if versions.of(r.url, r.version) is None}
     )
     if unknown_hosts:
         warnings.append(
@@ -383,7 +384,7 @@ def audit(path: Path, fmt: str = "auto", versions: Versions | None = None) -> Au
 
 
 def _judge_one(recorded: Recorded, versions: Versions, redactor: Redactor, stripped: bool) -> Judged:
-    version = versions.of(recorded.url)
+    version = versions.of(recorded.url, recorded.version)
     unseen = stripped or recorded.headers is None
     shape = shape_of(recorded, version or "legacy", redactor, assume_header=unseen)
     assert shape is not None

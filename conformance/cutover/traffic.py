@@ -46,6 +46,7 @@ class Recorded:
     body_bytes: int | None
     seen: datetime | None
     user_agent: str | None
+    version: str | None = None  # the endpoint version the recorder says the request went to
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers or ():
@@ -141,7 +142,15 @@ def _from_har_entry(number: int, entry: dict[str, Any]) -> Recorded:
         len(body) if body is not None else size,
         _iso_time(entry.get("startedDateTime")),
         agent,
+        _recorded_version(entry),
     )
+
+
+def _recorded_version(entry: dict[str, Any]) -> str | None:
+    """The suite's own traffic.har says which version each target was certified as (``_postback``)."""
+    custom = entry.get("_postback")
+    version = custom.get("api_version") if isinstance(custom, dict) else None
+    return version if version in ("legacy", "v2") else None
 
 
 def _jsonl(path: Path, text: str) -> Iterator[Recorded]:
