@@ -1,18 +1,21 @@
-"""Read-back (CONTRACT.md, protocol v1): what did the target ingest?
+"""Read-back (CONTRACT.md, protocol v1, or Treasure Data's own API): what did the target ingest?
 
 Clauses decided by read-back do not wait per test. Tests register what they expect in the
-:class:`Ledger`; after the last probe is sent the run waits once for the settle period, reads every
-record back in a few batched calls, and only then are the expectations decided.
+:class:`Ledger`; after the last probe is sent the run polls the read-back with backoff, in a few batched
+calls per poll, until every record that must arrive has arrived and the others have had as long as the
+slowest arrival took plus a margin, never longer than one settle period; only then are the expectations
+decided.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -29,13 +32,36 @@ class ReadbackError(Exception):
     """The read-back service failed; the message is redacted and says what to check."""
 
 
+class RecordSource(Protocol):
+    """A read-back backend: the records of ``table`` holding one of ``ids`` (``window``: UNIX seconds the
+    records' ``time`` lies in, [start, end)). ``mapping`` names its value mapping (value_mapping.py);
+    ``poll_min``/``poll_max`` bound the seconds between polls."""
+
+    url: str
+    mapping: str
+    poll_min: float
+    poll_max: float
+
+    def records(
+        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+    ) -> list[Record]: ...
+
+
 class ReadbackClient:
+    """Read-back protocol v1 (CONTRACT.md): ``GET {readback}/records?database=&table=&conformance_id=...``."""
+
+    mapping = "identity"
+    poll_min = 0.2
+    poll_max = 2.0
+
     def __init__(self, url: str, client: httpx.Client, redactor: Redactor) -> None:
         self.url = url.rstrip("/")
         self.client = client
         self.redact = redactor
 
-    def records(self, database: str, table: str, ids: Sequence[str]) -> list[Record]:
+    def records(
+        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+    ) -> list[Record]:
         out: list[Record] = []
         for start in range(0, max(len(ids), 1), BATCH):
             params: list[tuple[str, str | int | float | bool | None]] = [
@@ -62,6 +88,17 @@ class ReadbackClient:
         return records
 
 
+def open_readback(url: str, client: httpx.Client, redactor: Redactor, td_api_key: str | None) -> RecordSource:
+    """The read-back backend for a ``--readback`` value: ``td:<endpoint>`` or a protocol v1 base URL."""
+    if url.startswith("td:"):
+        from conformance.td_readback import TdReadback  # needs td-client
+
+        if not td_api_key:
+            raise ReadbackError("a td read-back needs the API key in POSTBACK_TD_API_KEY")
+        return TdReadback(url, td_api_key, redactor)
+    return ReadbackClient(url, client, redactor)
+
+
 @dataclass
 class Expected:
     """One ingestion expectation: a probe record that must, must not or may be ingested."""
@@ -76,12 +113,23 @@ class Expected:
     exchange: Exchange
     check: Check | None = None
     records: list[Record] = field(default_factory=list)
+    sent_at: float = field(default_factory=time.time)  # wall clock, registered right after the send
+    arrived_after: float | None = None  # seconds from sending until a poll first saw the record
+
+
+# The wait ends when every MUST record has arrived and the last probe sent has had as long as the slowest
+# arrival took, plus this margin (a fraction of it, at least MIN_MARGIN seconds).
+MIN_MARGIN = 1.0
+MARGIN_FRACTION = 0.5
+BACKOFF = 1.5
+WINDOW_SLACK = 3600  # seconds around the run's sends that the time window of a td read-back includes
+Progress = Callable[[int, int, float], None]  # (records found, records expected, seconds left)
 
 
 class Ledger:
-    """Collects expectations during the run and reads back once, after one settle period."""
+    """Collects expectations during the run and reads back once: one polled wait of at most one settle."""
 
-    def __init__(self, settle: float, readbacks: dict[str, ReadbackClient]) -> None:
+    def __init__(self, settle: float, readbacks: dict[str, RecordSource]) -> None:
         self.settle = settle
         self.readbacks = readbacks
         self.entries: dict[str, list[Expected]] = defaultdict(list)
@@ -90,18 +138,21 @@ class Ledger:
         self.resolved = False
         self.error: str | None = None
         self.waited = 0.0
+        self.polls = 0
+        self.progress: Progress | None = None
         self._lock = threading.Lock()
 
     def add(self, entry: Expected) -> None:
         with self._lock:
             if self.resolved:
                 # Late registration (a test run after the read-back): resolve it on its own.
-                self._read([entry], wait=True)
+                self.last_send = time.monotonic()
+                self._settle([entry])
             self.entries[entry.nodeid].append(entry)
             self.last_send = time.monotonic()
 
     def resolve(self) -> None:
-        """Wait out the settle period once, then read every registered record back in batches."""
+        """Poll the read-back until the records have settled (at most one settle period), then decide."""
         with self._lock:
             if self.resolved:
                 return
@@ -109,23 +160,74 @@ class Ledger:
             pending = [e for entries in self.entries.values() for e in entries]
             started = time.monotonic()
             try:
-                self._read(pending, wait=True)
+                self._settle(pending)
             except ReadbackError as exc:
                 self.error = str(exc)
+            except Exception as exc:  # a read-back backend's own failure (td-client...): one line
+                self.error = f"read-back failed: {type(exc).__name__}: {exc}"
             self.waited = time.monotonic() - started
 
-    def _read(self, entries: list[Expected], wait: bool) -> None:
-        if wait and entries:
-            remaining = self.last_send + self.settle - time.monotonic()
-            if remaining > 0:
-                time.sleep(remaining)
+    def _settle(self, entries: list[Expected]) -> None:
+        if not entries:
+            return
+        deadline = self.last_send + self.settle
+        must = [e for e in entries if e.ingest is Ingest.MUST]
+        interval = min((self.readbacks[e.target].poll_min for e in entries), default=0.2)
+        interval_max = max((self.readbacks[e.target].poll_max for e in entries), default=2.0)
+        while True:
+            self._read(entries)
+            now = time.monotonic()
+            left = deadline - now
+            found = sum(1 for e in must if e.records)
+            if self.progress is not None and self.settle > 0:
+                self.progress(found, len(must), max(left, 0.0))
+            if left <= 0 or self._settled(must, now):
+                return
+            time.sleep(min(interval, left))
+            interval = min(interval * BACKOFF, interval_max)
+
+    def _settled(self, must: list[Expected], now: float) -> bool:
+        """Every MUST record arrived, and the last probe sent has had the slowest arrival time plus a margin.
+
+        With no MUST record there is no arrival to measure: the whole settle period is waited.
+        """
+        if not must or not all(e.records for e in must):
+            return False
+        slowest = max(e.arrived_after or 0.0 for e in must)
+        margin = max(MIN_MARGIN, MARGIN_FRACTION * slowest)
+        return now - self.last_send >= slowest + margin
+
+    def _read(self, entries: list[Expected]) -> None:
+        self.polls += 1
         groups: dict[tuple[str, str, str], list[Expected]] = defaultdict(list)
         for entry in entries:
             groups[(entry.target, entry.database, entry.table)].append(entry)
         for (target, database, table), group in groups.items():
             ids = [e.conformance_id for e in group]
             by_id: dict[str, list[Record]] = defaultdict(list)
-            for record in self.readbacks[target].records(database, table, ids):
+            for record in self.readbacks[target].records(database, table, ids, time_window(group)):
                 by_id[str(record.get("conformance_id"))].append(record)
+            now = time.time()
             for entry in group:
                 entry.records = by_id.get(entry.conformance_id, [])
+                if entry.records and entry.arrived_after is None:
+                    entry.arrived_after = max(now - entry.sent_at, 0.0)
+
+
+def time_window(entries: list[Expected]) -> tuple[int, int]:
+    """UNIX seconds [start, end) holding every probe's ``time``: the sends, widened by the ``time`` and
+    ``td_record_time`` values the probe bodies carry (a record keeps a ``time`` it was sent with)."""
+    start = min(e.sent_at for e in entries) - WINDOW_SLACK
+    end = time.time() + WINDOW_SLACK
+    for entry in entries:
+        try:
+            body = json.loads(entry.exchange.request.body)
+        except ValueError:
+            continue
+        if not isinstance(body, dict):
+            continue
+        for key in ("time", "td_record_time"):
+            value = body.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                start, end = min(start, value - 1), max(end, value + 2)
+    return int(start), int(end)

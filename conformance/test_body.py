@@ -21,6 +21,7 @@ from conformance.contract.profile import Profile
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
+from conformance.value_mapping import Undecided
 
 pytestmark = pytest.mark.body
 
@@ -168,7 +169,8 @@ def test_floats_null_nested_objects_and_arrays_keep_type_and_value(
                 f"{kind} values ingested with their JSON type and value (SHOULD part)",
                 problem,
                 exchange,
-                level=Level.SHOULD,
+                # What the read-back's value mapping cannot decide is INFO (conformance/value_mapping.py).
+                level=Level.INFO if isinstance(problem, Undecided) else Level.SHOULD,
             )
 
     ingestion.after_readback(judge)

@@ -12,7 +12,7 @@ import pytest
 
 from conformance.cutover.baseline import BaselineDiff
 from conformance.plugin.options import Settings
-from conformance.readback import Ledger, ReadbackClient
+from conformance.readback import Ledger, RecordSource, open_readback
 from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
 from conformance.transport.credentials import Keyring
 from conformance.transport.exchange import Exchange
@@ -93,6 +93,8 @@ class Run:
         for target in (settings.primary, settings.compare):
             if target is not None and target.write_key:
                 self.redactor.add(target.write_key, target.key_env)
+        if settings.td_api_key:  # --readback=td: the TD API key (POSTBACK_TD_API_KEY only)
+            self.redactor.add(settings.td_api_key, "POSTBACK_TD_API_KEY")
         install_log_redaction(self.redactor)
 
     @property
@@ -150,7 +152,7 @@ class Run:
                         options.write_key,
                     )
                 )
-        readbacks: dict[str, ReadbackClient] = {}
+        readbacks: dict[str, RecordSource] = {}
         for spec, key in specs:
             keyring = Keyring(key, self.seed)
             transport = Transport(
@@ -166,7 +168,9 @@ class Run:
             if not spec.embedded:
                 transport.check_reachable()
             if spec.readback:
-                readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)
+                readbacks[spec.name] = open_readback(
+                    spec.readback, transport.client, self.redactor, settings.td_api_key
+                )
         self.ledger.readbacks = readbacks
         self.ready = True
 
