@@ -114,11 +114,13 @@ class Expected:
     check: Check | None = None
     records: list[Record] = field(default_factory=list)
     sent_at: float = field(default_factory=time.time)  # wall clock, registered right after the send
-    arrived_after: float | None = None  # seconds from sending until a poll first saw the record
+    # A lower bound of the seconds from sending until the record became readable: the last poll that did
+    # not see it (0 when the first poll already saw it). None: never seen.
+    arrived_after: float | None = None
 
 
 # The wait ends when every MUST record has arrived and the last probe sent has had as long as the slowest
-# arrival took, plus this margin (a fraction of it, at least MIN_MARGIN seconds).
+# arrival seen took, plus this margin (a fraction of it, at least MIN_MARGIN seconds).
 MIN_MARGIN = 1.0
 MARGIN_FRACTION = 0.5
 BACKOFF = 1.5
@@ -174,31 +176,36 @@ class Ledger:
         must = [e for e in entries if e.ingest is Ingest.MUST]
         interval = min((self.readbacks[e.target].poll_min for e in entries), default=0.2)
         interval_max = max((self.readbacks[e.target].poll_max for e in entries), default=2.0)
+        previous: float | None = None
         while True:
-            self._read(entries)
+            previous = self._read(entries, previous)
             now = time.monotonic()
             left = deadline - now
             found = sum(1 for e in must if e.records)
             if self.progress is not None and self.settle > 0:
                 self.progress(found, len(must), max(left, 0.0))
-            if left <= 0 or self._settled(must, now):
+            if left <= 0 or self._settled(entries, must, now):
                 return
             time.sleep(min(interval, left))
             interval = min(interval * BACKOFF, interval_max)
 
-    def _settled(self, must: list[Expected], now: float) -> bool:
-        """Every MUST record arrived, and the last probe sent has had the slowest arrival time plus a margin.
+    def _settled(self, entries: list[Expected], must: list[Expected], now: float) -> bool:
+        """Every MUST record arrived, and the last probe sent has had the slowest arrival seen plus a margin.
 
-        With no MUST record there is no arrival to measure: the whole settle period is waited.
+        Every record that arrived (MUST, or MAY: a test judging what it observes) measures the pipeline's
+        delay. With no record arrived there is nothing to measure: the whole settle period is waited.
         """
-        if not must or not all(e.records for e in must):
+        arrived = [e.arrived_after for e in entries if e.arrived_after is not None]
+        if not arrived or not all(e.records for e in must):
             return False
-        slowest = max(e.arrived_after or 0.0 for e in must)
+        slowest = max(arrived)
         margin = max(MIN_MARGIN, MARGIN_FRACTION * slowest)
         return now - self.last_send >= slowest + margin
 
-    def _read(self, entries: list[Expected]) -> None:
+    def _read(self, entries: list[Expected], previous: float | None = None) -> float:
+        """Read every entry's records; returns the wall time of this poll (``previous``: of the last one)."""
         self.polls += 1
+        polled = time.time()
         groups: dict[tuple[str, str, str], list[Expected]] = defaultdict(list)
         for entry in entries:
             groups[(entry.target, entry.database, entry.table)].append(entry)
@@ -207,11 +214,12 @@ class Ledger:
             by_id: dict[str, list[Record]] = defaultdict(list)
             for record in self.readbacks[target].records(database, table, ids, time_window(group)):
                 by_id[str(record.get("conformance_id"))].append(record)
-            now = time.time()
             for entry in group:
                 entry.records = by_id.get(entry.conformance_id, [])
                 if entry.records and entry.arrived_after is None:
-                    entry.arrived_after = max(now - entry.sent_at, 0.0)
+                    unseen_until = previous if previous is not None else entry.sent_at
+                    entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
+        return polled
 
 
 def time_window(entries: list[Expected]) -> tuple[int, int]:
