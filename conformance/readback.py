@@ -203,39 +203,46 @@ class Ledger:
         return now - self.last_send >= slowest + margin
 
     def _read(self, entries: list[Expected], previous: float | None = None) -> float:
-        """Read every entry's records; returns the wall time of this poll (``previous``: of the last one)."""
+        """Read every entry's records; returns the wall time of this poll (``previous``: of the last one).
+
+        One batched read per table over the run's time window, plus one per ``time`` value a probe was sent
+        with outside that window (a record keeps the ``time`` it was sent with; TD may take
+        ``td_record_time``), so a td read-back never scans a table's whole history.
+        """
         self.polls += 1
         polled = time.time()
-        groups: dict[tuple[str, str, str], list[Expected]] = defaultdict(list)
+        window = run_window(entries)
+        groups: dict[tuple[str, str, str, tuple[int, int]], list[Expected]] = defaultdict(list)
         for entry in entries:
-            groups[(entry.target, entry.database, entry.table)].append(entry)
-        for (target, database, table), group in groups.items():
-            ids = [e.conformance_id for e in group]
-            by_id: dict[str, list[Record]] = defaultdict(list)
-            for record in self.readbacks[target].records(database, table, ids, time_window(group)):
-                by_id[str(record.get("conformance_id"))].append(record)
-            for entry in group:
-                entry.records = by_id.get(entry.conformance_id, [])
-                if entry.records and entry.arrived_after is None:
-                    unseen_until = previous if previous is not None else entry.sent_at
-                    entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
+            groups[(entry.target, entry.database, entry.table, window)].append(entry)
+            for value in sent_times(entry):
+                if not window[0] <= value < window[1]:
+                    groups[(entry.target, entry.database, entry.table, (value, value + 1))].append(entry)
+        by_id: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+        for (target, database, table, span), group in groups.items():
+            ids = list(dict.fromkeys(e.conformance_id for e in group))
+            for record in self.readbacks[target].records(database, table, ids, span):
+                by_id[(target, database, table, str(record.get("conformance_id")))].append(record)
+        for entry in entries:
+            entry.records = by_id.get((entry.target, entry.database, entry.table, entry.conformance_id), [])
+            if entry.records and entry.arrived_after is None:
+                unseen_until = previous if previous is not None else entry.sent_at
+                entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
         return polled
 
 
-def time_window(entries: list[Expected]) -> tuple[int, int]:
-    """UNIX seconds [start, end) holding every probe's ``time``: the sends, widened by the ``time`` and
-    ``td_record_time`` values the probe bodies carry (a record keeps a ``time`` it was sent with)."""
-    start = min(e.sent_at for e in entries) - WINDOW_SLACK
-    end = time.time() + WINDOW_SLACK
-    for entry in entries:
-        try:
-            body = json.loads(entry.exchange.request.body)
-        except ValueError:
-            continue
-        if not isinstance(body, dict):
-            continue
-        for key in ("time", "td_record_time"):
-            value = body.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                start, end = min(start, value - 1), max(end, value + 2)
-    return int(start), int(end)
+def run_window(entries: list[Expected]) -> tuple[int, int]:
+    """UNIX seconds [start, end) around the run's sends: where a record stamped with its receive time lies."""
+    return int(min(e.sent_at for e in entries) - WINDOW_SLACK), int(time.time() + WINDOW_SLACK)
+
+
+def sent_times(entry: Expected) -> list[int]:
+    """The integer ``time`` and ``td_record_time`` values a probe body carries."""
+    try:
+        body = json.loads(entry.exchange.request.body)
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    values = [body.get("time"), body.get("td_record_time")]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]

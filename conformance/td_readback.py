@@ -15,6 +15,7 @@ caught and reduced to one redacted line.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,17 @@ INGEST_DOMAIN = ".in.treasuredata.com"
 
 class TdReadbackError(ReadbackError):
     """The TD API failed or answered something unusable; the message is one redacted line."""
+
+
+class TdTableMissing(TdReadbackError):
+    """The query job failed because the table does not exist: it holds no records."""
+
+
+# Treasure Data docs, "Naming requirements": database and table names are lowercase letters, digits and _,
+# 3 to 128 characters. No record can be read from (or be in) a table named otherwise.
+TD_TABLE_NAME = re.compile(r"[a-z0-9_]{3,128}")
+# Trino's error for a missing table: "Table 'td.db.t' does not exist".
+MISSING_TABLE = re.compile(r"(?i)\btable\b.*\bdoes not exist\b")
 
 
 def endpoint_for_target(target_url: str) -> str | None:
@@ -153,7 +165,8 @@ class TdClient:
             if status != "success":
                 debug = job.debug or {}
                 why = _one_line(str(debug.get("stderr") or debug.get("cmdout") or ""), 200)
-                raise TdReadbackError(
+                error = TdTableMissing if MISSING_TABLE.search(why) else TdReadbackError
+                raise error(
                     self.redact(f"{what}: query job {job.id} ended {status}" + (f": {why}" if why else ""))
                 )
             schema = job.result_schema
@@ -198,14 +211,17 @@ class TdReadback:
     def records(
         self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
     ) -> list[dict[str, Any]]:
-        if not ids:
-            return []
+        if not ids or not (TD_TABLE_NAME.fullmatch(database) and TD_TABLE_NAME.fullmatch(table)):
+            return []  # TD cannot hold such a table: nothing was ingested there
         if window is None:
             raise TdReadbackError("a td read-back needs the run's time window")
         out: list[dict[str, Any]] = []
         for sql in statements(table, ids, window):
             self.jobs += 1
-            out.extend(self.td.run(database, sql))
+            try:
+                out.extend(self.td.run(database, sql))
+            except TdTableMissing:
+                return []  # a table that does not exist holds no records
         return out
 
 

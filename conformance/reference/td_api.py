@@ -164,6 +164,9 @@ class TdJobApi:
     def evaluate(self, job: Job) -> None:
         table, start, end, ids = parse_query(job.query)
         every = [json.loads(text) for text in self.store.query_json(job.database, table)]
+        if not every and not self.store.query_json(job.database, table, None, visible_only=False):
+            # Trino's answer for a table never written to (TD creates a table on its first record)
+            raise QueryError(f"line 1:15: Table 'td.{job.database}.{table}' does not exist")
         taken: dict[str, str] = {}
         aliases = itertools.count(1)
         columns: list[str] = []
