@@ -176,17 +176,19 @@ def test_the_v2_reference_is_certified_through_the_td_api_with_the_verdicts_of_p
     assert not undecided
 
 
-def test_a_td_read_back_costs_a_handful_of_jobs_each_restricted_to_the_run_window(
+def test_a_td_read_back_costs_a_handful_of_jobs_each_restricted_in_time(
     certified: tuple[SuiteRun, TdJobApi, SuiteRun],
 ) -> None:
+    """One job per table over the run's window, plus one per explicit ``time`` sent outside it (1 s each)."""
     _, api, _ = certified
-    assert 1 <= len(api.issued) <= 5, f"Expected: a handful of query jobs / Received: {len(api.issued)}"
+    assert 1 <= len(api.issued) <= 8, f"Expected: a handful of query jobs / Received: {len(api.issued)}"
     now = int(time.time())
-    for sql in api.issued:
-        _, start, end, ids = parse_query(sql)
-        assert start <= now - 60
-        assert now <= end <= now + 2 * 3600
-        assert len(ids) > 1
+    spans = [parse_query(sql)[1:3] for sql in api.issued]
+    run_windows = [(start, end) for start, end in spans if end - start > 1]
+    assert len(run_windows) == 1
+    start, end = run_windows[0]
+    assert now - 4 * 3600 <= start <= now - 60
+    assert now <= end <= now + 2 * 3600
 
 
 def test_the_td_api_key_appears_nowhere(certified: tuple[SuiteRun, TdJobApi, SuiteRun]) -> None:
