@@ -200,6 +200,7 @@ class TdReadback:
     """The ``records()`` interface of the read-back protocol v1 client, answered from TD query jobs."""
 
     mapping = "td"
+    windowed = True
     poll_min = 2.0  # seconds between read-back polls (each poll is a query job)
     poll_max = 15.0
 

@@ -27,6 +27,7 @@ class FakeSource:
 
     url = "fake://"
     mapping = "identity"
+    windowed = False
     poll_min = 0.05
     poll_max = 0.2
 
