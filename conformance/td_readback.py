@@ -155,8 +155,10 @@ class TdClient:
             apikey=apikey, endpoint=endpoint + "/", max_cumul_retry_delay=-1, timeout=HTTP_TIMEOUT
         )
 
-    def run(self, database: str, sql: str) -> list[dict[str, Any]]:
-        """Run one Trino statement and return its rows as {column: value}."""
+    def run(self, database: str, sql: str, result_set: bool = True) -> list[dict[str, Any]]:
+        """Run one Trino statement and return its rows as {column: value}.
+
+        ``result_set=False``: the statement may have none (DELETE ...); then no rows."""
         what = f"TD API {self.endpoint}"
         try:
             job = self.client.query(database, sql, type="trino")
@@ -170,12 +172,14 @@ class TdClient:
                     self.redact(f"{what}: query job {job.id} ended {status}" + (f": {why}" if why else ""))
                 )
             schema = job.result_schema
-            rows = list(job.result())
+            rows = list(job.result()) if schema is not None else []  # a statement without a result set
         except TdReadbackError:
             raise
         except Exception as exc:  # td-client, urllib3, msgpack: anything is a failed read-back
             text = _one_line(self.redact(f"{type(exc).__name__}: {exc}"))
             raise TdReadbackError(f"{what} failed: {text}") from None
+        if schema is None and not result_set:
+            return []
         if not isinstance(schema, list) or not all(
             isinstance(c, list | tuple) and c and isinstance(c[0], str) for c in schema
         ):
@@ -235,6 +239,6 @@ def run_statement(
     """
     client = TdClient(endpoint.removeprefix("td:").rstrip("/"), apikey, redactor)
     try:
-        return client.run(database, sql)
+        return client.run(database, sql, result_set=False)
     finally:
         client.close()

@@ -17,6 +17,7 @@ from conformance.reference.td_api import QueryError, TdJobApi, parse_query
 from conformance.td_readback import (
     MAX_STATEMENT,
     TdClient,
+    TdReadback,
     TdReadbackError,
     endpoint_for_target,
     parse_readback,
@@ -258,3 +259,23 @@ def test_td_read_back_usage_errors_are_one_line(
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1, run.stderr
     assert message in errors[0]
+
+
+class GarbageRows(TdJobApi):
+    """A TD API whose result rows do not match the result schema it announces."""
+
+    def show(self, job: Any) -> dict[str, Any]:
+        shown = super().show(job)
+        shown["hive_result_schema"] = '[["only_one_column", "varchar"]]'
+        return shown
+
+
+def test_a_td_api_answering_garbage_is_an_error_not_an_empty_read_back() -> None:
+    app = PostbackApp("v2", [TEST_KEY], Store())
+    app.td_api = GarbageRows(app.store, [API_KEY])
+    app.store.add("conformance", "probe", {"conformance_id": "x-1", "a": 1, "time": int(time.time())})
+    with ReferenceServer("v2", app=app) as server:
+        readback = TdReadback(f"td:{server.url}", API_KEY, Redactor())
+        now = int(time.time())
+        with pytest.raises(TdReadbackError, match="does not match the result schema"):
+            readback.records("conformance", "probe", ["x-1"], (now - 60, now + 60))
