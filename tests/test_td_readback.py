@@ -3,11 +3,16 @@ the reference target's emulation of the TD job endpoints."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance.reference.app import PostbackApp
@@ -279,3 +284,31 @@ def test_a_td_api_answering_garbage_is_an_error_not_an_empty_read_back() -> None
         now = int(time.time())
         with pytest.raises(TdReadbackError, match="does not match the result schema"):
             readback.records("conformance", "probe", ["x-1"], (now - 60, now + 60))
+
+
+def test_postback_reference_serves_the_td_api_emulation_with_the_key_it_is_given(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTBACK_")}
+    env["PYTHONPATH"] = str(SUITE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, "-m", "conformance.reference.cli", "--api-version", "v2", "--port", "0"]
+    command += ["--write-key", TEST_KEY, "--td-api-key", API_KEY]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path) as process:
+        try:
+            assert process.stdout is not None
+            first, second = process.stdout.readline(), process.stdout.readline()
+            assert "--readback=td:http://127.0.0.1:" in second, first + second
+            endpoint = second.split("--readback=")[1].strip()
+            cid = "cli-1"
+            httpx.post(
+                f"{endpoint.removeprefix('td:')}/postback/v3/event/conformance/probe",
+                json={"conformance_id": cid},
+                headers={"X-TD-Write-Key": TEST_KEY},
+            ).raise_for_status()
+            now = int(time.time())
+            records = TdReadback(endpoint, API_KEY, Redactor()).records(
+                "conformance", "probe", [cid], (now - 60, now + 60)
+            )
+            assert [r["conformance_id"] for r in records] == [cid]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+    assert API_KEY not in first + second
