@@ -18,10 +18,10 @@ from conformance.conftest import Info
 from conformance.contract.catalog import Level
 from conformance.contract.model import Body, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
+from conformance.contract.value_mapping import Undecided
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
-from conformance.value_mapping import Undecided
 
 pytestmark = pytest.mark.body
 
@@ -169,7 +169,7 @@ def test_floats_null_nested_objects_and_arrays_keep_type_and_value(
                 f"{kind} values ingested with their JSON type and value (SHOULD part)",
                 problem,
                 exchange,
-                # What the read-back's value mapping cannot decide is INFO (conformance/value_mapping.py).
+                # What the read-back value mapping cannot decide is INFO (contract/value_mapping.py).
                 level=Level.INFO if isinstance(problem, Undecided) else Level.SHOULD,
             )
 

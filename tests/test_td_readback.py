@@ -15,11 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.reference.app import PostbackApp
-from conformance.reference.server import ReferenceServer
-from conformance.reference.store import Store
-from conformance.reference.td_api import QueryError, TdJobApi, parse_query
-from conformance.td_readback import (
+from conformance.contract.value_mapping import Undecided, td_compare_fields
+from conformance.readback.td import (
     MAX_STATEMENT,
     TdClient,
     TdReadback,
@@ -28,8 +25,11 @@ from conformance.td_readback import (
     parse_readback,
     statements,
 )
+from conformance.reference.app import PostbackApp
+from conformance.reference.server import ReferenceServer
+from conformance.reference.store import Store
+from conformance.reference.td_api import QueryError, TdJobApi, parse_query
 from conformance.transport.redact import Redactor
-from conformance.value_mapping import Undecided, td_compare_fields
 from tests.suite_runner import SUITE, TEST_KEY, SuiteRun, run_pytest
 
 API_KEY = "8421/td0api0key0for0the0emulation0feedface"

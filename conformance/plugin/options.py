@@ -19,8 +19,8 @@ import pytest
 
 from conformance.contract.model import is_valid_name
 from conformance.contract.profile import Profile, ProfileError, load_profile
-from conformance.td_readback import API_KEY_ENV as TD_API_KEY_ENV
-from conformance.td_readback import is_td, parse_readback
+from conformance.readback.td import API_KEY_ENV as TD_API_KEY_ENV
+from conformance.readback.td import is_td, parse_readback
 
 # (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
 OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (

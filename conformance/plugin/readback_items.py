@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from conformance import value_mapping
 from conformance.checks import ConformanceFailure, describe_ingest
+from conformance.contract import value_mapping
 from conformance.contract.catalog import Level, clause
 from conformance.contract.model import Expectation, Ingest
+from conformance.contract.value_mapping import Undecided
 from conformance.plugin.session import Run, get_run
 from conformance.readback import Check, Expected
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
-from conformance.value_mapping import Undecided
 
 MAX_LISTED = 5
 Judge = Callable[[Callable[[str, str], None]], None]

@@ -34,7 +34,7 @@ class ReadbackError(Exception):
 
 class RecordSource(Protocol):
     """A read-back backend: the records of ``table`` holding one of ``ids`` (``window``: UNIX seconds the
-    records' ``time`` lies in, [start, end)). ``mapping`` names its value mapping (value_mapping.py);
+    records' ``time`` lies in, [start, end)). ``mapping`` names its value mapping (contract/value_mapping.py);
     ``poll_min``/``poll_max`` bound the seconds between polls."""
 
     url: str
@@ -93,7 +93,7 @@ class ReadbackClient:
 def open_readback(url: str, client: httpx.Client, redactor: Redactor, td_api_key: str | None) -> RecordSource:
     """The read-back backend for a ``--readback`` value: ``td:<endpoint>`` or a protocol v1 base URL."""
     if url.startswith("td:"):
-        from conformance.td_readback import TdReadback  # needs td-client
+        from conformance.readback.td import TdReadback  # needs td-client
 
         if not td_api_key:
             raise ReadbackError("a td read-back needs the API key in POSTBACK_TD_API_KEY")
