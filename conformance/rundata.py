@@ -51,6 +51,7 @@ class Settings:
     baseline: Path | None = None
     fail_on: str = "any"
     run_id: str | None = None
+    td_api_key: str | None = field(default=None, repr=False)  # POSTBACK_TD_API_KEY, for --readback=td
 
     @property
     def embedded(self) -> bool:

@@ -17,6 +17,7 @@ from conformance.checks import check_answered, check_outcome, check_status, fail
 from conformance.contract.catalog import Level
 from conformance.contract.model import Body, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
+from conformance.contract.value_mapping import Undecided
 from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
 from conformance.transport.client import Transport
@@ -169,7 +170,8 @@ def test_floats_null_nested_objects_and_arrays_keep_type_and_value(
                 f"{kind} values ingested with their JSON type and value (SHOULD part)",
                 problem,
                 exchange,
-                level=Level.SHOULD,
+                # What the read-back value mapping cannot decide is INFO (contract/value_mapping.py).
+                level=Level.INFO if isinstance(problem, Undecided) else Level.SHOULD,
             )
 
     ingestion.after_readback(judge)

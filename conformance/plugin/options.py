@@ -18,6 +18,8 @@ import pytest
 
 from conformance.contract.model import is_valid_name
 from conformance.contract.profile import ProfileError, load_profile
+from conformance.readback.td import API_KEY_ENV as TD_API_KEY_ENV
+from conformance.readback.td import is_td, parse_readback
 from conformance.rundata import Settings, TargetOptions
 
 # (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
@@ -64,7 +66,9 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "--readback",
         "POSTBACK_READBACK",
         "pb_readback",
-        "base URL of the target's read-back service (protocol v1); none: read-back clauses are skipped",
+        "base URL of the target's read-back service (protocol v1), or td / td:<API endpoint URL> for "
+        "Treasure Data's own query API (API key from POSTBACK_TD_API_KEY only); "
+        "none: read-back clauses are skipped",
         "str",
     ),
     (
@@ -100,7 +104,7 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "--compare-readback",
         "POSTBACK_COMPARE_READBACK",
         "pb_compare_readback",
-        "read-back URL of the compare target",
+        "read-back of the compare target (a protocol v1 URL, td or td:<API endpoint URL>)",
         "str",
     ),
     (
@@ -269,7 +273,15 @@ def _target(
             )
     if version is not None and version not in ("legacy", "v2"):
         raise pytest.UsageError(f"unknown API version {version!r}: use legacy or v2")
-    if readback is not None and urlsplit(readback).scheme not in ("http", "https"):
+    if is_td(readback):
+        assert readback is not None
+        try:
+            readback = parse_readback(readback, url)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not os.environ.get(TD_API_KEY_ENV):
+            raise pytest.UsageError(f"--readback={readback} needs the TD API key: set {TD_API_KEY_ENV}")
+    elif readback is not None and urlsplit(readback).scheme not in ("http", "https"):
         raise pytest.UsageError(f"read-back URL must be http(s), got {readback!r}")
     return TargetOptions(url, version, key, readback, key_env)
 
@@ -337,7 +349,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
     run_id = values["pb_run_id"]
     if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
         raise pytest.UsageError(f"--run-id must be 1 to 40 letters, digits, - or _, got {run_id!r}")
+    uses_td = any(t is not None and is_td(t.readback) for t in (primary, compare))
     return Settings(
+        td_api_key=os.environ.get(TD_API_KEY_ENV) if uses_td else None,
         run_id=run_id,
         baseline=baseline,
         fail_on=fail_on,

@@ -7,14 +7,18 @@ once and reads everything back; each then judges its own test's records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
 
 from conformance.checks import ConformanceFailure, describe_ingest
+from conformance.contract import value_mapping
 from conformance.contract.catalog import Level, clause
 from conformance.contract.model import Expectation, Ingest
+from conformance.contract.value_mapping import Undecided
 from conformance.plugin.session import Run, get_run
 from conformance.readback import Check, Expected
 from conformance.transport.client import Transport
@@ -108,14 +112,24 @@ class ReadbackCheck(pytest.Item):
 
     def runtest(self) -> None:
         run = get_run(self.config)
-        run.ledger.resolve()
+        if not run.ledger.resolved:
+            run.ledger.progress = progress_line(self.config)
+            run.ledger.resolve()
+            run.ledger.progress = None
         if run.ledger.error:
-            raise RuntimeError(run.ledger.error)
+            raise ReadbackFailed(run.ledger.error)
+        readback = run.ledger.readbacks.get(self.target_name or "")
+        mapping = getattr(readback, "mapping", "identity")
+        with value_mapping.using(mapping):
+            self._judge(run)
+
+    def _judge(self, run: Run) -> None:
         entries = run.ledger.entries.get(self.origin_nodeid, [])
         judgements = run.ledger.judgements.get(self.origin_nodeid, [])
         if not entries and not judgements:
             pytest.skip("the test sent nothing to read back (it failed, skipped or had no read-back)")
         failures: list[tuple[Expected, str, str]] = []
+        undecided: list[tuple[Expected, str, str]] = []
         for entry in entries:
             found = len(entry.records)
             if entry.ingest is Ingest.MUST:
@@ -128,7 +142,8 @@ class ReadbackCheck(pytest.Item):
                         )
                     )
                 elif entry.check is not None and (problem := entry.check(entry.records[0])):
-                    failures.append((entry, "the record ingested as sent", problem))
+                    found_in = undecided if isinstance(problem, Undecided) else failures
+                    found_in.append((entry, "the record ingested as sent", problem))
             elif entry.ingest is Ingest.MUST_NOT and found:
                 failures.append((entry, "the record not ingested", f"ingested {found} time(s)"))
             elif entry.ingest is Ingest.MAY:
@@ -137,6 +152,8 @@ class ReadbackCheck(pytest.Item):
             raise self._failure(failures, run.ledger.settle)
         for judge in judgements:
             judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
+        if undecided:  # what the read-back's value mapping cannot decide is INFO, never a failure
+            raise self._failure(undecided, run.ledger.settle, Level.INFO)
 
     def _report_may(self, run: Run, entry: Expected, found: int) -> None:
         verdict = "ingested" if found else "not ingested"
@@ -147,12 +164,49 @@ class ReadbackCheck(pytest.Item):
                 run.record_info(self.nodeid, cid, f"{entry.exchange.request.method} probe: {verdict}")
 
     @staticmethod
-    def _failure(failures: list[tuple[Expected, str, str]], settle: float) -> ConformanceFailure:
+    def _failure(
+        failures: list[tuple[Expected, str, str]], settle: float, level: Level | None = None
+    ) -> ConformanceFailure:
         clauses = [c for entry, _, _ in failures for c in entry.clauses]
         first, expected, received = failures[0]
         if len(failures) > 1:
             received += f" (and {len(failures) - 1} more probe(s) of this test)"
         note = f" [{describe_ingest(first.ingest)}; settle {settle:g} s]"
         return ConformanceFailure(
-            clauses, expected + note, received, [entry.exchange for entry, _, _ in failures[:MAX_LISTED]]
+            clauses,
+            expected + note,
+            received,
+            [entry.exchange for entry, _, _ in failures[:MAX_LISTED]],
+            level,
         )
+
+
+class ReadbackFailed(Exception):
+    """The read-back service failed or answered garbage: the check is an error, not a verdict."""
+
+
+def progress_line(config: pytest.Config) -> Callable[[int, int, float], None] | None:
+    """A terminal line during the read-back wait: records found / expected, seconds left.
+
+    Written through the terminal reporter with capture suspended (so it never lands in a test's captured
+    output), at most every 5 s on a terminal and every 15 s otherwise; none without a terminal reporter (an
+    xdist worker, ``-p no:terminal``) or with ``-qq``.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or hasattr(config, "workerinput") or config.get_verbosity() < -1:
+        return None
+    every = 5.0 if reporter.isatty() else 15.0
+    last: list[float] = []
+
+    def show(found: int, expected: int, left: float) -> None:
+        now = time.monotonic()
+        if last and now - last[-1] < every:
+            return
+        last.append(now)
+        line = f"postback read-back: {found}/{expected} records found, {left:.0f} s left of the settle period"
+        with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    return show

@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 
 from conformance.cutover.baseline import BaselineDiff
-from conformance.readback import Ledger, ReadbackClient
+from conformance.readback import Ledger, RecordSource, open_readback
 from conformance.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
 from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
 from conformance.transport.credentials import Keyring
@@ -42,6 +42,8 @@ class Run(RunData):
         for target in (settings.primary, settings.compare):
             if target is not None and target.write_key:
                 self.redactor.add(target.write_key, target.key_env)
+        if settings.td_api_key:  # --readback=td: the TD API key (POSTBACK_TD_API_KEY only)
+            self.redactor.add(settings.td_api_key, "POSTBACK_TD_API_KEY")
         install_log_redaction(self.redactor)
 
     def start(self) -> None:
@@ -111,7 +113,7 @@ class Run(RunData):
         settings = self.settings
         verify = ssl_context(settings.ca_bundle, settings.insecure)
         max_rps = settings.max_rps / self.rate_share if settings.max_rps else None
-        readbacks: dict[str, ReadbackClient] = {}
+        readbacks: dict[str, RecordSource] = {}
         for spec, key in specs:
             self.redactor.add(key, spec.key_env)
             keyring = Keyring(key, self.seed)
@@ -130,7 +132,9 @@ class Run(RunData):
             if check and not spec.embedded:
                 transport.check_reachable()
             if spec.readback:
-                readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)
+                readbacks[spec.name] = open_readback(
+                    spec.readback, transport.client, self.redactor, settings.td_api_key
+                )
         self.ledger.readbacks = readbacks
         self.ready = True
 

@@ -25,6 +25,8 @@ from conformance.reference.asgi import (
     json_response,
 )
 from conformance.reference.store import Store
+from conformance.reference.td_api import PREFIX as TD_JOB_PREFIX
+from conformance.reference.td_api import TdJobApi
 
 ApiVersion = Literal["legacy", "v2"]
 
@@ -69,6 +71,7 @@ class PostbackApp:
     status_no_credential = 403
     status_bad_media_type = 415
     status_bad_path = 404
+    td_api: TdJobApi | None = None  # set to serve the TD job API emulation under /v3/job/
 
     def __init__(self, version: ApiVersion, keys: Iterable[str], store: Store) -> None:
         if version not in ("legacy", "v2"):
@@ -107,6 +110,8 @@ class PostbackApp:
         """
         if request.raw_path == READBACK_RECORDS:
             return self.handle_readback(request)
+        if self.td_api is not None and request.raw_path.startswith(TD_JOB_PREFIX):
+            return await self.td_api.handle(request)  # the TD API emulation (reference/td_api.py)
         database_segment, table_segment = self.split_path(request.raw_path)
         return await self.handle_event(request, database_segment, table_segment)
 

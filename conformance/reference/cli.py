@@ -14,6 +14,7 @@ from types import FrameType
 from conformance.reference.server import ReferenceServer
 
 KEY_ENV = "POSTBACK_WRITE_KEY"
+TD_KEY_ENV = "POSTBACK_TD_API_KEY"
 
 
 def _port(text: str) -> int:
@@ -43,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", metavar="FILE", help="SQLite file for the records (default: in memory)")
     parser.add_argument(
         "--lag", type=float, default=0.0, metavar="SECONDS", help="records become readable after this delay"
+    )
+    parser.add_argument(
+        "--td-api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help=f"also serve the Treasure Data job API emulation under /v3/job/ (for --readback=td:URL), "
+        f"accepting this API key (repeatable; also read from ${TD_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--td-fail-jobs", action="store_true", help="every query job of the TD API emulation ends in error"
     )
     parser.add_argument("--allow-remote", action="store_true", help="allow a --host outside loopback")
     return parser
@@ -104,12 +116,26 @@ def main(argv: list[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_terminate) if in_main else None
     try:
-        server = ReferenceServer(args.api_version, keys, args.host, args.port, args.store, args.lag)
+        td_keys: list[str] = list(args.td_api_key)
+        if os.environ.get(TD_KEY_ENV) and (td_keys or args.td_fail_jobs):
+            td_keys.append(os.environ[TD_KEY_ENV])
+        server = ReferenceServer(
+            args.api_version,
+            keys,
+            args.host,
+            args.port,
+            args.store,
+            args.lag,
+            td_api_keys=td_keys,
+            td_fail_jobs=args.td_fail_jobs,
+        )
         with server:
             version = args.api_version
             print(
                 f"postback-reference ({version}) on {server.url} read-back {server.readback_url}", flush=True
             )
+            if td_keys:
+                print(f"postback-reference: TD job API emulation: --readback=td:{server.url}", flush=True)
             while not stop.wait(0.2):
                 pass
     except KeyboardInterrupt:

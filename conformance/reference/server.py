@@ -12,6 +12,7 @@ import uvicorn
 
 from conformance.reference.app import ApiVersion, PostbackApp
 from conformance.reference.store import MEMORY, Store
+from conformance.reference.td_api import TdJobApi
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
@@ -20,6 +21,8 @@ _STOP_TIMEOUT = 10.0
 class ReferenceServer:
     """A reference Postback target on ``host:port`` (port 0: a free port), with read-back at ``/_readback``.
 
+    ``td_api_keys``: also serve the TD job API emulation (td_api.py) under ``/v3/job/``, accepting these API
+    keys (``td_fail_jobs``: every job ends in error); its endpoint is :attr:`url`.
     ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is checked over https).
     ``app``: serve this app (e.g. a subclass of :class:`PostbackApp` breaking one rule) instead of a new one
     built from ``version``, ``keys``, ``store_path`` and ``lag``. Never writes an access log: a legacy URL may
@@ -37,9 +40,13 @@ class ReferenceServer:
         app: PostbackApp | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        td_api_keys: Iterable[str] = (),
+        td_fail_jobs: bool = False,
     ) -> None:
         self._owns_store = app is None
         self.app = app if app is not None else PostbackApp(version, keys, Store(store_path or MEMORY, lag))
+        if td_api_keys:  # serve the TD job API emulation (td_api.py) on the same port
+            self.app.td_api = TdJobApi(self.app.store, list(td_api_keys), td_fail_jobs)
         self.host = host
         self.port = port
         self._server: uvicorn.Server | None = None

@@ -62,12 +62,15 @@ class Store:
                 (database, table, cid if isinstance(cid, str) else None, text, visible_at),
             )
 
-    def query_json(self, database: str, table: str, conformance_ids: list[str] | None = None) -> list[str]:
+    def query_json(
+        self, database: str, table: str, conformance_ids: list[str] | None = None, visible_only: bool = True
+    ) -> list[str]:
         """The visible records of a table as stored JSON texts, in ingestion order.
 
         ``conformance_ids``: keep only records whose ``conformance_id`` is one of them; None: every record.
+        ``visible_only=False``: also the records still hidden by the lag.
         """
-        now = time.time()
+        now = time.time() if visible_only else float("inf")
         base = "SELECT seq, record FROM records WHERE db_name = ? AND table_name = ? AND visible_at <= ?"
         rows: list[tuple[int, str]] = []
         with self._lock:

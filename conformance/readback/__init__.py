@@ -1,0 +1,252 @@
+"""Read-back (CONTRACT.md, protocol v1, or Treasure Data's own API): what did the target ingest?
+
+Clauses decided by read-back do not wait per test. Tests register what they expect in the
+:class:`Ledger`; after the last probe is sent the run polls the read-back with backoff, in a few batched
+calls per poll, until every record that must arrive has arrived and the others have had as long as the
+slowest arrival took plus a margin, never longer than one settle period; only then are the expectations
+decided.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from conformance.contract.model import Ingest
+from conformance.transport.exchange import Exchange
+from conformance.transport.redact import Redactor
+
+BATCH = 50
+Record = dict[str, Any]
+Check = Callable[[Record], str | None]
+
+
+class ReadbackError(Exception):
+    """The read-back service failed; the message is redacted and says what to check."""
+
+
+class RecordSource(Protocol):
+    """A read-back backend: the records of ``table`` holding one of ``ids`` (``window``: UNIX seconds the
+    records' ``time`` lies in, [start, end)). ``mapping`` names its value mapping (contract/value_mapping.py);
+    ``poll_min``/``poll_max`` bound the seconds between polls."""
+
+    url: str
+    mapping: str
+    windowed: bool  # records() honours ``window`` (otherwise it answers every record of those ids)
+    poll_min: float
+    poll_max: float
+
+    def records(
+        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+    ) -> list[Record]: ...
+
+
+class ReadbackClient:
+    """Read-back protocol v1 (CONTRACT.md): ``GET {readback}/records?database=&table=&conformance_id=...``."""
+
+    mapping = "identity"
+    windowed = False
+    poll_min = 0.2
+    poll_max = 2.0
+
+    def __init__(self, url: str, client: httpx.Client, redactor: Redactor) -> None:
+        self.url = url.rstrip("/")
+        self.client = client
+        self.redact = redactor
+
+    def records(
+        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+    ) -> list[Record]:
+        out: list[Record] = []
+        for start in range(0, max(len(ids), 1), BATCH):
+            params: list[tuple[str, str | int | float | bool | None]] = [
+                ("database", database),
+                ("table", table),
+            ]
+            params += [("conformance_id", cid) for cid in ids[start : start + BATCH]]
+            out.extend(self._get(params))
+        return out
+
+    def _get(self, params: list[tuple[str, str | int | float | bool | None]]) -> list[Record]:
+        try:
+            response = self.client.get(f"{self.url}/records", params=params)
+        except httpx.HTTPError as exc:
+            raise ReadbackError(f"read-back service {self.url} failed: {self.redact(str(exc))}") from None
+        if response.status_code != 200:
+            raise ReadbackError(f"read-back service {self.url} answered {response.status_code}")
+        try:
+            records = response.json()["records"]
+        except (ValueError, KeyError, TypeError):
+            raise ReadbackError(f'read-back service {self.url} did not answer {{"records": [...]}}') from None
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ReadbackError(f"read-back service {self.url}: records must be a list of objects")
+        return records
+
+
+def open_readback(url: str, client: httpx.Client, redactor: Redactor, td_api_key: str | None) -> RecordSource:
+    """The read-back backend for a ``--readback`` value: ``td:<endpoint>`` or a protocol v1 base URL."""
+    if url.startswith("td:"):
+        from conformance.readback.td import TdReadback  # needs td-client
+
+        if not td_api_key:
+            raise ReadbackError("a td read-back needs the API key in POSTBACK_TD_API_KEY")
+        return TdReadback(url, td_api_key, redactor)
+    return ReadbackClient(url, client, redactor)
+
+
+@dataclass
+class Expected:
+    """One ingestion expectation: a probe record that must, must not or may be ingested."""
+
+    nodeid: str
+    target: str
+    database: str
+    table: str
+    conformance_id: str
+    ingest: Ingest
+    clauses: tuple[str, ...]
+    exchange: Exchange
+    check: Check | None = None
+    records: list[Record] = field(default_factory=list)
+    sent_at: float = field(default_factory=time.time)  # wall clock, registered right after the send
+    # A lower bound of the seconds from sending until the record became readable: the last poll that did
+    # not see it (0 when the first poll already saw it). None: never seen.
+    arrived_after: float | None = None
+
+
+# The wait ends when every MUST record has arrived and the last probe sent has had as long as the slowest
+# arrival seen took, plus this margin (a fraction of it, at least MIN_MARGIN seconds).
+MIN_MARGIN = 1.0
+MARGIN_FRACTION = 0.5
+BACKOFF = 1.5
+WINDOW_SLACK = 3600  # seconds around the run's sends that the time window of a td read-back includes
+Progress = Callable[[int, int, float], None]  # (records found, records expected, seconds left)
+
+
+class Ledger:
+    """Collects expectations during the run and reads back once: one polled wait of at most one settle."""
+
+    def __init__(self, settle: float, readbacks: dict[str, RecordSource]) -> None:
+        self.settle = settle
+        self.readbacks = readbacks
+        self.entries: dict[str, list[Expected]] = defaultdict(list)
+        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], None]]] = {}
+        self.last_send = 0.0
+        self.resolved = False
+        self.error: str | None = None
+        self.waited = 0.0
+        self.polls = 0
+        self.progress: Progress | None = None
+        self._lock = threading.Lock()
+
+    def add(self, entry: Expected) -> None:
+        with self._lock:
+            if self.resolved:
+                # Late registration (a test run after the read-back): resolve it on its own.
+                self.last_send = time.monotonic()
+                self._settle([entry])
+            self.entries[entry.nodeid].append(entry)
+            self.last_send = time.monotonic()
+
+    def resolve(self) -> None:
+        """Poll the read-back until the records have settled (at most one settle period), then decide."""
+        with self._lock:
+            if self.resolved:
+                return
+            self.resolved = True
+            pending = [e for entries in self.entries.values() for e in entries]
+            started = time.monotonic()
+            try:
+                self._settle(pending)
+            except ReadbackError as exc:
+                self.error = str(exc)
+            except Exception as exc:  # a read-back backend's own failure (td-client...): one line
+                self.error = f"read-back failed: {type(exc).__name__}: {exc}"
+            self.waited = time.monotonic() - started
+
+    def _settle(self, entries: list[Expected]) -> None:
+        if not entries:
+            return
+        deadline = self.last_send + self.settle
+        must = [e for e in entries if e.ingest is Ingest.MUST]
+        interval = min((self.readbacks[e.target].poll_min for e in entries), default=0.2)
+        interval_max = max((self.readbacks[e.target].poll_max for e in entries), default=2.0)
+        previous: float | None = None
+        while True:
+            previous = self._read(entries, previous)
+            now = time.monotonic()
+            left = deadline - now
+            found = sum(1 for e in must if e.records)
+            if self.progress is not None and self.settle > 0:
+                self.progress(found, len(must), max(left, 0.0))
+            if left <= 0 or self._settled(entries, must, now):
+                return
+            time.sleep(min(interval, left))
+            interval = min(interval * BACKOFF, interval_max)
+
+    def _settled(self, entries: list[Expected], must: list[Expected], now: float) -> bool:
+        """Every MUST record arrived, and the last probe sent has had the slowest arrival seen plus a margin.
+
+        Every record that arrived (MUST, or MAY: a test judging what it observes) measures the pipeline's
+        delay. With no record arrived there is nothing to measure: the whole settle period is waited.
+        """
+        arrived = [e.arrived_after for e in entries if e.arrived_after is not None]
+        if not arrived or not all(e.records for e in must):
+            return False
+        slowest = max(arrived)
+        margin = max(MIN_MARGIN, MARGIN_FRACTION * slowest)
+        return now - self.last_send >= slowest + margin
+
+    def _read(self, entries: list[Expected], previous: float | None = None) -> float:
+        """Read every entry's records; returns the wall time of this poll (``previous``: of the last one).
+
+        One batched read per table over the run's time window, plus one per ``time`` value a probe was sent
+        with outside that window (a record keeps the ``time`` it was sent with; TD may take
+        ``td_record_time``), so a td read-back never scans a table's whole history.
+        """
+        self.polls += 1
+        polled = time.time()
+        window = run_window(entries)
+        groups: dict[tuple[str, str, str, tuple[int, int]], list[Expected]] = defaultdict(list)
+        for entry in entries:
+            groups[(entry.target, entry.database, entry.table, window)].append(entry)
+            if not self.readbacks[entry.target].windowed:
+                continue  # the window is ignored: the one read already holds every record
+            for value in sent_times(entry):
+                if not window[0] <= value < window[1]:
+                    groups[(entry.target, entry.database, entry.table, (value, value + 1))].append(entry)
+        by_id: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+        for (target, database, table, span), group in groups.items():
+            ids = list(dict.fromkeys(e.conformance_id for e in group))
+            for record in self.readbacks[target].records(database, table, ids, span):
+                by_id[(target, database, table, str(record.get("conformance_id")))].append(record)
+        for entry in entries:
+            entry.records = by_id.get((entry.target, entry.database, entry.table, entry.conformance_id), [])
+            if entry.records and entry.arrived_after is None:
+                unseen_until = previous if previous is not None else entry.sent_at
+                entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
+        return polled
+
+
+def run_window(entries: list[Expected]) -> tuple[int, int]:
+    """UNIX seconds [start, end) around the run's sends: where a record stamped with its receive time lies."""
+    return int(min(e.sent_at for e in entries) - WINDOW_SLACK), int(time.time() + WINDOW_SLACK)
+
+
+def sent_times(entry: Expected) -> list[int]:
+    """The integer ``time`` and ``td_record_time`` values a probe body carries."""
+    try:
+        body = json.loads(entry.exchange.request.body)
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    values = [body.get("time"), body.get("td_record_time")]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
