@@ -89,6 +89,7 @@ class Run:
         self.started = False
         self.ready = False  # every target is up (reports are written only then)
         self.suite_items = 0
+        self.deadline: float | None = None  # monotonic time after which no test starts (--max-duration)
         self._servers: list[object] = []
         for target in (settings.primary, settings.compare):
             if target is not None and target.write_key:
@@ -104,8 +105,9 @@ class Run:
         if self.started:
             return
         self.started = True
+        self.deadline = time.monotonic() + self.settings.max_duration  # --max-duration
         settings = self.settings
-        verify = ssl_context(settings.ca_bundle, settings.insecure)
+        verify = ssl_context(settings.ca_bundle, settings.insecure, settings.client_cert)
         specs: list[tuple[TargetSpec, str]] = []
         if settings.embedded:
             from conformance.reference.app import ApiVersion
@@ -146,6 +148,7 @@ class Run:
                             settings.table,
                             options.readback,
                             options.key_env,
+                            proxy=settings.proxy,
                         ),
                         options.write_key,
                     )
@@ -168,6 +171,9 @@ class Run:
             if spec.readback:
                 readbacks[spec.name] = ReadbackClient(spec.readback, transport.client, self.redactor)
         self.ledger.readbacks = readbacks
+        from conformance.plugin.preflight import run_preflight  # issue 11: one canary before any test
+
+        run_preflight(self)
         self.ready = True
 
     def stop(self) -> None:
@@ -181,6 +187,16 @@ class Run:
     @property
     def requests_sent(self) -> int:
         return sum(t.sent for t in self.transports.values())
+
+    @property
+    def records_by_table(self) -> dict[str, dict[str, int]]:
+        """Per target, "database.table" -> probe records sent there with the valid key (for cleanup)."""
+        return {name: dict(t.records_by_table) for name, t in self.transports.items()}
+
+    @property
+    def throttles(self) -> dict[str, int]:
+        """Per target, answers 429/503 with Retry-After that were waited out (INFO, never judged)."""
+        return {name: t.throttles for name, t in self.transports.items()}
 
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
         self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))
