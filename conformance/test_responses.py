@@ -30,7 +30,7 @@ from conformance.contract.model import (
 )
 from conformance.contract.profile import Profile
 from conformance.plugin.readback_items import Ingestion
-from conformance.probes import rebuild_note, sized_body
+from conformance.probes import rebuild_note, sized_body, without_valid_key
 from conformance.transport.client import EVENT_PATH, Transport, event_path
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
@@ -64,6 +64,10 @@ class Post:
         """Send it to ``target``; return the exchange and the request's shape for the contract model."""
         database = self.database if self.database is not None else target.spec.database
         table = self.table if self.table is not None else target.spec.table
+        credentials = self.credentials
+        if (database, table) != (target.spec.database, target.spec.table):
+            # Other names never get the valid key (CONTRACT.md, "Probe records"); EP-05: answered alike.
+            credentials = without_valid_key(credentials)
         raw_path = None
         if self.path is PathShape.EMPTY_SEGMENT:
             raw_path = f"{EVENT_PATH}//{event_path(database, table).rsplit('/', 1)[1]}"
@@ -75,7 +79,7 @@ class Post:
             body, cid = sized_body(target, V2_BODY_CAP + 1)
             note = rebuild_note(body)
         exchange = target.post(
-            credentials=self.credentials,
+            credentials=credentials,
             database=database,
             table=table,
             raw_path=raw_path,
@@ -94,7 +98,7 @@ class Post:
             body=self.body,
             body_bytes=len(exchange.request.body),
             chunked=self.chunked,
-            **self.credentials.shape_fields(),
+            **credentials.shape_fields(),
         )
         return exchange, shape
 

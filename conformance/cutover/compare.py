@@ -49,7 +49,12 @@ PROBES: tuple[CutoverProbe, ...] = (
         RequestShape(L, header_name="x-td-write-key"),
     ),
     CutoverProbe("unknown-key", "well-formed unknown key", RequestShape(L, header_key=Cred.UNKNOWN)),
-    CutoverProbe("long-table-name", "a valid 200-character table name", RequestShape(L, table="t" * 200)),
+    # Other names than the run's get a well-formed unknown key (CONTRACT.md, "Probe records"; EP-05).
+    CutoverProbe(
+        "long-table-name",
+        "a valid 200-character table name (unknown key)",
+        RequestShape(L, header_key=Cred.UNKNOWN, table="t" * 200),
+    ),
     CutoverProbe(
         "large-body", "a 1,000,000-byte object (under the v2 cap)", RequestShape(L, body_bytes=1_000_000)
     ),
@@ -79,7 +84,11 @@ PROBES: tuple[CutoverProbe, ...] = (
     CutoverProbe("invalid-json", "a truncated JSON body", RequestShape(L, body=Body.INVALID_JSON)),
     CutoverProbe("empty-body", "an empty body", RequestShape(L, body=Body.EMPTY)),
     CutoverProbe("text-plain", "Content-Type: text/plain", RequestShape(L, content_type="text/plain")),
-    CutoverProbe("invalid-name", "a database name with a hyphen", RequestShape(L, database="bad-name")),
+    CutoverProbe(
+        "invalid-name",
+        "a database name with a hyphen (unknown key)",
+        RequestShape(L, header_key=Cred.UNKNOWN, database="bad-name"),
+    ),
     CutoverProbe("extra-segment", "an extra path segment", RequestShape(L, path=PathShape.EXTRA_SEGMENT)),
     CutoverProbe("put-method", "PUT instead of POST", RequestShape(L, method="PUT")),
 )
