@@ -143,7 +143,10 @@ def ssl_context(
         if ca_bundle:
             return ssl.create_default_context(cafile=ca_bundle)
         return True
-    context = httpx.create_ssl_context(verify=False if insecure else (ca_bundle or True))
+    if ca_bundle and not insecure:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    else:
+        context = httpx.create_ssl_context(verify=not insecure)
     context.load_cert_chain(client_cert[0], client_cert[1])
     return context
 
