@@ -16,7 +16,7 @@ from conformance.plugin.session import Run
 from conformance.readback import ReadbackClient, ReadbackError
 from conformance.transport.client import NoConnection, TargetError, Throttled, Transport
 
-POLL_INTERVAL = 0.5
+POLL_FIRST, POLL_MAX = 0.5, 30.0  # seconds between read-back polls, doubling (a TD read-back is a query job)
 CANARY_FIELD = "conformance_canary"
 
 
@@ -61,6 +61,7 @@ def check_target(transport: Transport, readback: ReadbackClient | None, settle: 
 def _arrives(readback: ReadbackClient, database: str, table: str, cid: str, settle: float) -> bool:
     """Poll read-back until the canary is there or ``settle`` seconds have passed (at least one look)."""
     end = time.monotonic() + settle
+    interval = POLL_FIRST
     while True:
         try:
             if readback.records(database, table, [cid]):
@@ -70,4 +71,5 @@ def _arrives(readback: ReadbackClient, database: str, table: str, cid: str, sett
         left = end - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(POLL_INTERVAL, left))
+        time.sleep(min(interval, left))
+        interval = min(interval * 2, POLL_MAX)
