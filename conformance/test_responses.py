@@ -61,7 +61,12 @@ class Post:
     chunked: bool = False
 
     def send(self, target: Transport) -> tuple[Exchange, RequestShape]:
-        """Send it to ``target``; return the exchange and the request's shape for the contract model."""
+        """Send it to ``target``; return the exchange and the request's shape for the contract model.
+
+        To other names than the run's, every valid key goes out as a well-formed unknown one (CONTRACT.md,
+        "Probe records"); the shape keeps the valid key: EP-05 has the unknown key answered alike, so the
+        statuses the model allows are the same, and RESP-01 blames the same clauses.
+        """
         database = self.database if self.database is not None else target.spec.database
         table = self.table if self.table is not None else target.spec.table
         credentials = self.credentials
@@ -98,7 +103,7 @@ class Post:
             body=self.body,
             body_bytes=len(exchange.request.body),
             chunked=self.chunked,
-            **credentials.shape_fields(),
+            **self.credentials.shape_fields(),
         )
         return exchange, shape
 
