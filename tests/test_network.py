@@ -137,7 +137,10 @@ def test_persistent_throttling_raises_and_halves_the_rate() -> None:
         t.limiter.interval = 0.01  # 100/s
         with pytest.raises(Throttled, match="kept throttling"):
             t.post()
-    assert t.throttles == THROTTLE_RETRIES + 1
+        assert t.throttles == THROTTLE_RETRIES + 1
+        with pytest.raises(Throttled):  # still throttled: at once, no new waits, no second halving
+            t.post()
+    assert t.throttles == THROTTLE_RETRIES + 2
     assert t.limiter.rate == pytest.approx(50)
 
 

@@ -176,6 +176,7 @@ class Transport:
         self.records_by_table: dict[str, int] = {}  # "db.table" -> probe records sent with the valid key
         self.log: list[dict[str, object]] = []  # every request sent, redacted (reports/requests.jsonl)
         self._count_lock = threading.Lock()
+        self._persistent = False  # the last throttling spell went past the bounds
         base = httpx.URL(spec.url)
         self._prefix = base.raw_path.rstrip(b"/").split(b"?")[0]
         self._base = base
@@ -277,11 +278,15 @@ class Transport:
             exchange = self._send_once(http, request, sent)
             delay = _throttle_delay(exchange)
             if delay is None:
+                self._persistent = False
                 return exchange
             with self._count_lock:
                 self.throttles += 1
-            if attempt == THROTTLE_RETRIES or waited + delay > THROTTLE_WAIT:
-                self.limiter.halve()
+            # Still throttled after a persistent spell: no new waits (a property test would multiply them).
+            if attempt == THROTTLE_RETRIES or waited + delay > THROTTLE_WAIT or self._persistent:
+                if not self._persistent:
+                    self.limiter.halve()
+                self._persistent = True
                 rate = self.limiter.rate or 0
                 raise Throttled(
                     f"target {self.spec.name} kept throttling: answered {exchange.status} with Retry-After "
