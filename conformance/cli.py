@@ -4,6 +4,7 @@ postback-conformance [pytest and suite options]        certify a target (see --h
 postback-conformance audit FILE [--format F] [--json OUT] will recorded client traffic survive cutover?
 postback-conformance replay traffic.har --target URL   send recorded requests again, compare the answers
 postback-conformance export-spec {legacy,v2} [-o FILE] the per-version OpenAPI view (schemathesis CLI)
+postback-conformance cleanup --run-id ID [--yes]       delete one run's probe records (Treasure Data)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-COMMANDS = ("audit", "export-spec", "replay")
+COMMANDS = ("audit", "export-spec", "replay", "cleanup")
 
 
 def run_suite(args: list[str]) -> int:
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return replay_main(args[1:])
     if args and args[0] == "export-spec":
         return export_spec(args[1:])
+    if args and args[0] == "cleanup":
+        from conformance.cleanup import main as cleanup_main
+
+        return cleanup_main(args[1:])
     return run_suite(args)
 
 

@@ -7,12 +7,39 @@ names, credentials, media type and a body of the shape's kind (a probe record wh
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from urllib.parse import quote
 
-from conformance.contract.model import Body, PathShape, RequestShape
+from conformance.contract.model import Body, Cred, PathShape, RequestShape
 from conformance.transport.client import EVENT_PATH, Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
+
+
+def name_probe_key(target: Transport, read_back: bool = False) -> Cred:
+    """The key for a request to generated or boundary names (CONTRACT.md, "Probe records").
+
+    A well-formed unknown key: EP-05 makes it answer like the valid one on an accepted name, so the answer
+    still decides name validation, and nothing is written anywhere. ``read_back``: the test also needs the
+    record's fate (NAME-02 "never ingested"); the valid key is kept for the embedded reference targets
+    only (in memory, the suite's own), where that part can be observed.
+    """
+    return Cred.VALID if read_back and target.spec.embedded else Cred.UNKNOWN
+
+
+def without_valid_key(credentials: Credentials) -> Credentials:
+    """The same placements with every valid key replaced by a well-formed unknown one."""
+
+    def swap(cred: Cred | None) -> Cred | None:
+        return Cred.UNKNOWN if cred is Cred.VALID else cred
+
+    auth = credentials.authorization
+    return replace(
+        credentials,
+        header=swap(credentials.header),
+        query=swap(credentials.query),
+        authorization=replace(auth, key=swap(auth.key)) if auth is not None else None,
+    )
 
 
 def credentials_of(shape: RequestShape) -> Credentials:
@@ -88,7 +115,26 @@ def body_of(target: Transport, shape: RequestShape) -> tuple[bytes, str | None]:
     return b"", None
 
 
+def on_target(target: Transport, shape: RequestShape) -> RequestShape:
+    """``shape`` as sent to ``target``: RequestShape's default names stand for the run's --database and
+    --table; any other names get a well-formed unknown key instead of the valid one (CONTRACT.md, "Probe
+    records": the valid key goes to the run's probe table only)."""
+    defaults = RequestShape(shape.version)
+    shape = replace(
+        shape,
+        database=target.spec.database if shape.database == defaults.database else shape.database,
+        table=target.spec.table if shape.table == defaults.table else shape.table,
+    )
+    if (shape.database, shape.table) != (target.spec.database, target.spec.table):
+        swapped = without_valid_key(credentials_of(shape))
+        shape = replace(shape, header_key=swapped.header, query_key=swapped.query)
+        shape = replace(shape, authorization=swapped.authorization)
+    return shape
+
+
 def send_shape(target: Transport, shape: RequestShape) -> Exchange:
+    """Send ``shape`` (first made safe and put on the run's names by :func:`on_target`)."""
+    shape = on_target(target, shape)
     body, cid = body_of(target, shape)
     headers: list[tuple[str, str]] = []
     if shape.content_type is not None:

@@ -52,6 +52,9 @@ class Settings:
     fail_on: str = "any"
     run_id: str | None = None
     td_api_key: str | None = field(default=None, repr=False)  # POSTBACK_TD_API_KEY, for --readback=td
+    max_duration: float = 1800.0  # --max-duration: no test starts after that many seconds
+    proxy: str | None = None
+    client_cert: tuple[str, str | None] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -134,6 +137,30 @@ class RunData:
     def own_requests(self) -> int:
         """Requests this process sent (the plugin's run counts its transports)."""
         return 0
+
+    @property
+    def records_by_table(self) -> dict[str, dict[str, int]]:
+        """Per target, "database.table" -> probe records sent there with the valid key (for cleanup)."""
+        counts = self.own_records_by_table()
+        for name, tables in self.extra.get("records_by_table", {}).items():
+            mine = counts.setdefault(name, {})
+            for table, n in tables.items():
+                mine[table] = mine.get(table, 0) + n
+        return counts
+
+    @property
+    def throttles(self) -> dict[str, int]:
+        """Per target, answers 429/503 with Retry-After that were waited out (INFO, never judged)."""
+        counts = self.own_throttles()
+        for name, n in self.extra.get("throttles", {}).items():
+            counts[name] = counts.get(name, 0) + n
+        return counts
+
+    def own_records_by_table(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def own_throttles(self) -> dict[str, int]:
+        return {}
 
     def record_exchange(self, exchange: Exchange, started: datetime, elapsed: float) -> None:
         """A transport's recorder: keep ``exchange`` in :attr:`traffic`, with the test now running."""

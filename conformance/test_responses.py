@@ -30,7 +30,7 @@ from conformance.contract.model import (
 from conformance.contract.profile import Profile
 from conformance.plugin.fixtures import Info
 from conformance.plugin.readback_items import Ingestion
-from conformance.probes import rebuild_note, sized_body
+from conformance.probes import rebuild_note, sized_body, without_valid_key
 from conformance.transport.client import EVENT_PATH, Transport, event_path
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
@@ -61,9 +61,18 @@ class Post:
     chunked: bool = False
 
     def send(self, target: Transport) -> tuple[Exchange, RequestShape]:
-        """Send it to ``target``; return the exchange and the request's shape for the contract model."""
+        """Send it to ``target``; return the exchange and the request's shape for the contract model.
+
+        To other names than the run's, every valid key goes out as a well-formed unknown one (CONTRACT.md,
+        "Probe records"); the shape keeps the valid key: EP-05 has the unknown key answered alike, so the
+        statuses the model allows are the same, and RESP-01 blames the same clauses.
+        """
         database = self.database if self.database is not None else target.spec.database
         table = self.table if self.table is not None else target.spec.table
+        credentials = self.credentials
+        if (database, table) != (target.spec.database, target.spec.table):
+            # Other names never get the valid key (CONTRACT.md, "Probe records"); EP-05: answered alike.
+            credentials = without_valid_key(credentials)
         raw_path = None
         if self.path is PathShape.EMPTY_SEGMENT:
             raw_path = f"{EVENT_PATH}//{event_path(database, table).rsplit('/', 1)[1]}"
@@ -75,7 +84,7 @@ class Post:
             body, cid = sized_body(target, V2_BODY_CAP + 1)
             note = rebuild_note(body)
         exchange = target.post(
-            credentials=self.credentials,
+            credentials=credentials,
             database=database,
             table=table,
             raw_path=raw_path,

@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"contract", "rundata", "transport.exchange", "transport.redact"},
     "schema": TESTS - {"schema", "cutover"},
     "tests": TESTS,
-    "cli": {"contract", "cutover", "transport", "readback", "report", "rundata", "replay"},
+    "cli": {"contract", "cutover", "transport", "readback", "report", "rundata", "replay", "cleanup"},
+    "cleanup": {"contract", "transport"},
     "replay": {"transport"},
     "reference": set(),
     "plugin": {

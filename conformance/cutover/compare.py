@@ -69,7 +69,11 @@ PROBES: tuple[CutoverProbe, ...] = (
     CutoverProbe("invalid-json", "a truncated JSON body", RequestShape(L, body=Body.INVALID_JSON)),
     CutoverProbe("empty-body", "an empty body", RequestShape(L, body=Body.EMPTY)),
     CutoverProbe("text-plain", "Content-Type: text/plain", RequestShape(L, content_type="text/plain")),
-    CutoverProbe("invalid-name", "a database name with a hyphen", RequestShape(L, database="bad-name")),
+    CutoverProbe(
+        "invalid-name",
+        "a database name with a hyphen (unknown key)",
+        RequestShape(L, header_key=Cred.UNKNOWN, database="bad-name"),
+    ),
     CutoverProbe("extra-segment", "an extra path segment", RequestShape(L, path=PathShape.EXTRA_SEGMENT)),
     CutoverProbe("put-method", "PUT instead of POST", RequestShape(L, method="PUT")),
 )

@@ -8,6 +8,7 @@ The plugin stays inert in a pytest run that collects none of the suite's tests.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 
 import pytest
@@ -119,6 +120,12 @@ def pytest_runtest_protocol(
         return (yield)
     finally:
         traffic.CURRENT.clear()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = get_run(item.config)
+    if run.deadline is not None and time.monotonic() > run.deadline and verdicts.marked_clauses(item):
+        pytest.skip(f"not started: the run reached --max-duration ({run.settings.max_duration:g} s)")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -68,7 +68,12 @@ def worker_output(run: Run) -> bytes:
         "outcomes": run.outcomes,
         "requests_sent": run.own_requests(),
         "traffic": run.traffic,
-        "extra": run.extra,
+        # Counters the reports show per target (the worker's own; it merged nobody's).
+        "extra": {
+            **run.extra,
+            "records_by_table": run.own_records_by_table(),
+            "throttles": run.own_throttles(),
+        },
         "reports": run.deferred_reports,
     }
     return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)

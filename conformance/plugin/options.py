@@ -157,7 +157,7 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "politeness cap in requests per second (default: none on loopback, 20 elsewhere)",
         "float",
     ),
-    ("--timeout", "POSTBACK_TIMEOUT", "pb_timeout", "per-request timeout in seconds (default 10)", "float"),
+    ("--timeout", "POSTBACK_TIMEOUT", "pb_timeout", "per-request timeout in seconds (default 30)", "float"),
     (
         "--ca-bundle",
         "POSTBACK_CA_BUNDLE",
@@ -173,9 +173,39 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "allow sending a write key over plain http to a host outside the loopback range",
         "flag",
     ),
+    (
+        "--max-duration",
+        "POSTBACK_MAX_DURATION",
+        "pb_max_duration",
+        "bound on the whole run in seconds: tests not started by then are skipped (default 1800)",
+        "float",
+    ),
+    (
+        "--proxy",
+        "POSTBACK_PROXY",
+        "pb_proxy",
+        "HTTP(S) proxy URL for the given targets (default: HTTPS_PROXY/NO_PROXY for remote ones; "
+        "never for the embedded targets)",
+        "str",
+    ),
+    (
+        "--client-cert",
+        "POSTBACK_CLIENT_CERT",
+        "pb_client_cert",
+        "client certificate (PEM) for targets behind mutual TLS",
+        "str",
+    ),
+    (
+        "--client-key",
+        "POSTBACK_CLIENT_KEY",
+        "pb_client_key",
+        "private key (PEM) of --client-cert, when not in the same file",
+        "str",
+    ),
 )
 
 DEFAULT_REMOTE_RPS = 20.0
+DEFAULT_MAX_DURATION = 1800.0
 LEGACY_HOSTS = ("in.treasuredata.com",)
 
 
@@ -367,8 +397,31 @@ def settings_from_config(config: pytest.Config) -> Settings:
         # pytest's own --strict flag (it also turns on pytest's strict mode, which the suite satisfies).
         strict=bool(config.getoption("strict", False)),
         max_rps=max_rps,
-        timeout=_number(values["pb_timeout"], "--timeout", float, 0.1) if values["pb_timeout"] else 10.0,
+        timeout=_number(values["pb_timeout"], "--timeout", float, 0.1) if values["pb_timeout"] else 30.0,
         ca_bundle=ca_bundle,
         insecure=bool(values["pb_insecure"]),
         allow_insecure_http=allow_http,
+        **_network_settings(values),
     )
+
+
+def _network_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """--max-duration, --proxy, --client-cert and --client-key, validated."""
+    max_duration = values["pb_max_duration"]
+    proxy = values["pb_proxy"]
+    parts = urlsplit(proxy or "")
+    if proxy is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise pytest.UsageError(f"--proxy must be an http(s) URL like http://proxy:3128, got {proxy!r}")
+    cert, key = values["pb_client_cert"], values["pb_client_key"]
+    if key is not None and cert is None:
+        raise pytest.UsageError("--client-key needs --client-cert")
+    for flag, path in (("--client-cert", cert), ("--client-key", key)):
+        if path is not None and not Path(path).is_file():
+            raise pytest.UsageError(f"{flag} {path!r} is not a readable file")
+    return {
+        "max_duration": (
+            _number(max_duration, "--max-duration", float, 1) if max_duration else DEFAULT_MAX_DURATION
+        ),
+        "proxy": proxy,
+        "client_cert": (cert, key) if cert else None,
+    }

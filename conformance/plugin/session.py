@@ -38,6 +38,7 @@ class Run(RunData):
         self.started = False
         self.ready = False  # every target is up (reports are written only then)
         self.suite_items = 0
+        self.deadline: float | None = None  # monotonic time after which no test starts (--max-duration)
         self._servers: list[object] = []
         for target in (settings.primary, settings.compare):
             if target is not None and target.write_key:
@@ -52,6 +53,9 @@ class Run(RunData):
             return
         self.started = True
         self.connect(self._target_specs(), check=True)
+        from conformance.plugin.preflight import run_preflight  # issue 11: one canary before any test
+
+        run_preflight(self)  # once per run: an xdist controller runs it before its workers start
 
     def _target_specs(self) -> list[tuple[TargetSpec, str]]:
         """Every target with its valid key; starts the embedded reference targets first."""
@@ -96,6 +100,7 @@ class Run(RunData):
                             settings.table,
                             options.readback,
                             options.key_env,
+                            proxy=settings.proxy,
                         ),
                         options.write_key,
                     )
@@ -111,7 +116,8 @@ class Run(RunData):
         self.started = True
         self.target_specs = specs
         settings = self.settings
-        verify = ssl_context(settings.ca_bundle, settings.insecure)
+        self.deadline = time.monotonic() + settings.max_duration  # --max-duration
+        verify = ssl_context(settings.ca_bundle, settings.insecure, settings.client_cert)
         max_rps = settings.max_rps / self.rate_share if settings.max_rps else None
         readbacks: dict[str, RecordSource] = {}
         for spec, key in specs:
@@ -148,6 +154,12 @@ class Run(RunData):
 
     def own_requests(self) -> int:
         return sum(t.sent for t in self.transports.values())
+
+    def own_records_by_table(self) -> dict[str, dict[str, int]]:
+        return {name: dict(t.records_by_table) for name, t in self.transports.items()}
+
+    def own_throttles(self) -> dict[str, int]:
+        return {name: t.throttles for name, t in self.transports.items()}
 
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
         self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))

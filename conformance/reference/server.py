@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -23,7 +24,8 @@ class ReferenceServer:
 
     ``td_api_keys``: also serve the TD job API emulation (td_api.py) under ``/v3/job/``, accepting these API
     keys (``td_fail_jobs``: every job ends in error); its endpoint is :attr:`url`.
-    ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is checked over https).
+    ``tls_cert``/``tls_key``: serve https with this PEM certificate and key (EP-04 is checked over https);
+    ``tls_client_ca``: also require a client certificate issued by this CA (mutual TLS).
     ``app``: serve this app (e.g. a subclass of :class:`PostbackApp` breaking one rule) instead of a new one
     built from ``version``, ``keys``, ``store_path`` and ``lag``. Never writes an access log: a legacy URL may
     carry a write key in its query string.
@@ -42,6 +44,7 @@ class ReferenceServer:
         tls_key: str | None = None,
         td_api_keys: Iterable[str] = (),
         td_fail_jobs: bool = False,
+        tls_client_ca: str | None = None,
     ) -> None:
         self._owns_store = app is None
         self.app = app if app is not None else PostbackApp(version, keys, Store(store_path or MEMORY, lag))
@@ -55,6 +58,7 @@ class ReferenceServer:
         self._stopped = False
         self.tls_cert = tls_cert
         self.tls_key = tls_key
+        self.tls_client_ca = tls_client_ca  # mutual TLS: client certificates must chain to this CA
 
     @property
     def store(self) -> Store:
@@ -97,6 +101,8 @@ class ReferenceServer:
             server_header=False,
             ssl_certfile=self.tls_cert,
             ssl_keyfile=self.tls_key,
+            ssl_ca_certs=self.tls_client_ca,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if self.tls_client_ca else ssl.CERT_NONE,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -317,6 +317,7 @@ def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]
             f"{s.timeout:g} s per request, " + (f"{s.max_rps:g}/s" if s.max_rps else "none"),
         ),
         ("example budget", f"{s.profile.budget} ({s.profile.examples} examples per property test)"),
+        ("records per table, throttled", f"{run.records_by_table}; 429/503 waited out: {run.throttles}"),
         ("Python, pytest", f"{platform.python_version()}, {_pytest_version()}"),
     ]
     overrides = s.profile.overrides()

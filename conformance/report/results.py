@@ -149,6 +149,8 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         ],
         "profile_overrides": run.settings.profile.overrides(),
         "requests_sent": run.requests_sent,
+        "records_by_table": run.records_by_table,
+        "throttled": run.throttles,
         "clauses": [r.as_json() for r in results],
     }
     if run.workers:

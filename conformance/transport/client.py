@@ -3,10 +3,18 @@
 Every request goes through :meth:`Transport.request`, which returns an :class:`Exchange` (never raises for
 what the target does: a timeout or a dropped connection is an answer the suite judges). Exceptions that do
 leave this module carry redacted messages only.
+
+No answer, the rule: a request that could not even be sent (the connection, the TLS handshake or the proxy
+failed) says nothing about the target's handling of it: :class:`NoConnection` is raised and the test is an
+``error``. A request that was sent and then got no answer (connection dropped, reset, or the deadline
+passed) is what the target did with it: an Exchange with ``error`` set, which the checks judge (BODY-08,
+SIZE-05). Neither is ever retried: the record may have been ingested. Only an answer 429 or 503 with
+Retry-After is retried (:class:`Throttled` when it persists).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import ssl
@@ -16,22 +24,51 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 
 from conformance import __version__
+from conformance.contract.model import Cred
 from conformance.transport.credentials import Credentials, Keyring
 from conformance.transport.exchange import Exchange, Received, SentRequest
+from conformance.transport.network import deadline, environment_proxy, http_transport, retry_after
 from conformance.transport.redact import Redactor
 
 EVENT_PATH = "/postback/v3/event"
 CHUNK_SIZE = 64 * 1024
 MAX_BODY_KEPT = 64 * 1024
+# Throttling (429 or 503 with Retry-After, RFC 9110 section 10.2.3, RFC 6585 section 4): retried at most
+# THROTTLE_RETRIES times per request, waiting at most THROTTLE_WAIT seconds in all for one request.
+THROTTLE_STATUSES = frozenset({429, 503})
+THROTTLE_RETRIES = 4
+THROTTLE_WAIT = 120.0
+THROTTLED_RPS = 10.0  # the cap a throttled run without one starts from (then halved)
+# Tables that probe records sent with the valid key may go to: --table, and <table>_<suffix> for tests
+# that need several (none does today; add the suffix here and in README.md, "Certifying Treasure Data").
+TABLE_SUFFIXES: tuple[str, ...] = ()
+
+
+def probe_tables(table: str) -> tuple[str, ...]:
+    """Every table the valid key may write to: ``table`` and ``<table>_<suffix>`` (CONTRACT.md)."""
+    return (table, *(f"{table}_{suffix}" for suffix in TABLE_SUFFIXES))
 
 
 class TargetError(Exception):
     """The target cannot be used at all (unreachable, TLS failure); the message is redacted."""
+
+
+class NoConnection(Exception):
+    """A request could not be sent at all (connect, TLS or proxy failure): the test is an error, not a
+    verdict on the target. Not a ConformanceFailure on purpose (conformance/plugin/verdicts.py)."""
+
+
+class Throttled(Exception):
+    """The target kept throttling (429/503 with Retry-After) past the retry bounds: the test is an error."""
+
+
+class UnsafeRequest(Exception):
+    """A suite bug: a request with the valid key to a database or table outside the run's probe tables."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +83,7 @@ class TargetSpec:
     readback: str | None = None
     key_env: str = "POSTBACK_WRITE_KEY"
     embedded: bool = False
+    proxy: str | None = None  # --proxy (never for embedded targets); None: HTTPS_PROXY/NO_PROXY if remote
 
 
 class RateLimiter:
@@ -55,6 +93,15 @@ class RateLimiter:
         self.interval = 1.0 / rate if rate else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float | None:
+        return 1.0 / self.interval if self.interval else None
+
+    def halve(self) -> None:
+        """Persistent throttling: half the rate for the rest of the run (none yet: THROTTLED_RPS)."""
+        with self._lock:
+            self.interval = self.interval * 2 if self.interval else 1.0 / THROTTLED_RPS
 
     def wait(self) -> None:
         if not self.interval:
@@ -89,12 +136,22 @@ def event_path(database: str, table: str) -> str:
     return f"{EVENT_PATH}/{quote(database, safe='')}/{quote(table, safe='')}"
 
 
-def ssl_context(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext | bool:
-    if insecure:
-        return False
-    if ca_bundle:
-        return ssl.create_default_context(cafile=ca_bundle)
-    return True
+def ssl_context(
+    ca_bundle: str | None, insecure: bool, client_cert: tuple[str, str | None] | None = None
+) -> ssl.SSLContext | bool:
+    """TLS trust (--ca-bundle, --insecure) and the client certificate for mutual TLS (--client-cert/-key)."""
+    if client_cert is None:
+        if insecure:
+            return False
+        if ca_bundle:
+            return ssl.create_default_context(cafile=ca_bundle)
+        return True
+    if ca_bundle and not insecure:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    else:
+        context = httpx.create_ssl_context(verify=not insecure)
+    context.load_cert_chain(client_cert[0], client_cert[1])
+    return context
 
 
 Recorder = Callable[[Exchange, datetime, float], None]
@@ -127,7 +184,7 @@ class Transport:
         redactor: Redactor,
         ids: ProbeIds,
         *,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         max_rps: float | None = None,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
@@ -138,18 +195,28 @@ class Transport:
         self.timeout = timeout
         self.limiter = RateLimiter(max_rps)
         self.sent = 0
+        self.throttles = 0  # answers 429/503 with Retry-After, waited out (reported, never judged)
+        self.records_by_table: dict[str, int] = {}  # "db.table" -> probe records sent with the valid key
         self.recorder: Recorder | None = None  # the run's traffic log (conformance.traffic)
         self._count_lock = threading.Lock()
+        self._persistent = False  # the last throttling spell went past the bounds
         base = httpx.URL(spec.url)
         self._prefix = base.raw_path.rstrip(b"/").split(b"?")[0]
         self._base = base
         self._verify = verify
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            verify=verify,
+        # --proxy for a given target; the standard environment only for a remote one; never when embedded.
+        self.proxy = None if spec.embedded else spec.proxy
+        if self.proxy is None and not spec.embedded and not _is_loopback(base.host):
+            self.proxy = environment_proxy(spec.url)
+        self.client = self._client(httpx.Limits(max_connections=16, max_keepalive_connections=16))
+
+    def _client(self, limits: httpx.Limits) -> httpx.Client:
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            transport=http_transport(self._verify, limits, self.proxy),
             follow_redirects=False,
             headers={"User-Agent": f"postback-conformance/{__version__}", "Accept-Encoding": "identity"},
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            trust_env=False,
         )
 
     def __repr__(self) -> str:
@@ -165,12 +232,7 @@ class Transport:
 
     def single_connection_client(self) -> httpx.Client:
         """A client that may open one connection only (EP-03 keep-alive checks); close it after use."""
-        return httpx.Client(
-            timeout=self.client.timeout,
-            verify=self._verify,
-            headers=dict(self.client.headers),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        )
+        return self._client(httpx.Limits(max_connections=1, max_keepalive_connections=1))
 
     def close(self) -> None:
         self.client.close()
@@ -202,45 +264,87 @@ class Transport:
         body_note: str = "",
         client: httpx.Client | None = None,
     ) -> Exchange:
-        """Send one request exactly as described (raw path, header spelling, chunked framing)."""
+        """Send one request exactly as described (raw path, header spelling, chunked framing).
+
+        An answer 429 or 503 with Retry-After is waited out and the request sent again (bounded; each one
+        counted in ``throttles``); :class:`Throttled` when it persists, :class:`NoConnection` when the
+        request could not be sent at all (see the module's docstring for the rule).
+        """
+        http = client or self.client
         url = self.url_for(raw_path, query)
-        content: bytes | Iterator[bytes] = _chunks(body) if chunked else body
-        request = (client or self.client).build_request(method, url, headers=list(headers), content=content)
-        sent = SentRequest(
-            method=method,
-            url=self.redact(str(url)),
-            # The raw list keeps each field name's spelling as sent (AUTH-02 sends x-td-write-key, ...).
-            headers=tuple(
-                (k.decode("latin-1"), self.redact(v.decode("latin-1")))
-                for k, v in request.headers.raw
-                if k.lower() != b"user-agent"
-            ),
-            body=self.redact.bytes(body),
-            chunked=chunked,
-            conformance_id=conformance_id,
-            body_note=body_note,
-        )
-        self.limiter.wait()
-        with self._count_lock:
-            self.sent += 1
+        tables = self._valid_key_tables(raw_path, headers, query)
+        sent: SentRequest | None = None
+        waited = 0.0
+        for attempt in range(THROTTLE_RETRIES + 1):
+            content: bytes | Iterator[bytes] = _chunks(body) if chunked else body
+            request = http.build_request(method, url, headers=list(headers), content=content)
+            if sent is None:
+                sent = SentRequest(
+                    method=method,
+                    url=self.redact(str(url)),
+                    # The raw list keeps each field name's spelling as sent (AUTH-02: x-td-write-key).
+                    headers=tuple(
+                        (k.decode("latin-1"), self.redact(v.decode("latin-1")))
+                        for k, v in request.headers.raw
+                        if k.lower() != b"user-agent"
+                    ),
+                    body=self.redact.bytes(body),
+                    chunked=chunked,
+                    conformance_id=conformance_id,
+                    body_note=body_note,
+                )
+            self.limiter.wait()
+            with self._count_lock:
+                self.sent += 1
+                if attempt == 0 and tables is not None and conformance_id is not None:
+                    self.records_by_table[tables] = self.records_by_table.get(tables, 0) + 1
+            exchange = self._send_once(http, request, sent)
+            delay = _throttle_delay(exchange)
+            if delay is None:
+                self._persistent = False
+                return exchange
+            with self._count_lock:
+                self.throttles += 1
+            # Still throttled after a persistent spell: no new waits (a property test would multiply them).
+            if attempt == THROTTLE_RETRIES or waited + delay > THROTTLE_WAIT or self._persistent:
+                if not self._persistent:
+                    self.limiter.halve()
+                self._persistent = True
+                rate = self.limiter.rate or 0
+                raise Throttled(
+                    f"target {self.spec.name} kept throttling: answered {exchange.status} with Retry-After "
+                    f"{attempt + 1} time(s) ({waited:g} s waited, next wait {delay:g} s); the rate cap is "
+                    f"now {rate:g}/s for the rest of the run"
+                )
+            time.sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, http: httpx.Client, request: httpx.Request, sent: SentRequest) -> Exchange:
+        """One attempt under the request's deadline (connect, send and the whole answer)."""
         started = time.monotonic()
-        try:
-            response = (client or self.client).send(request, stream=True)
-        except httpx.TimeoutException:
-            return Exchange(self.spec.name, sent, error=f"no answer within the timeout ({self.timeout:g} s)")
-        except httpx.RemoteProtocolError as exc:
-            return Exchange(self.spec.name, sent, error=f"not a valid HTTP answer ({self.redact(str(exc))})")
-        except httpx.ConnectError as exc:
-            return Exchange(self.spec.name, sent, error=f"cannot connect ({self.redact(str(exc))})")
-        except httpx.TransportError as exc:
-            return Exchange(self.spec.name, sent, error=f"connection failed ({self.redact(str(exc))})")
-        local = _client_address(response)
-        try:
-            data = response.read()[:MAX_BODY_KEPT]
-        except httpx.TransportError as exc:
-            return Exchange(self.spec.name, sent, error=f"answer cut short ({self.redact(str(exc))})")
-        finally:
-            response.close()
+        name = self.spec.name
+        with deadline(self.timeout):
+            try:
+                response = http.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.PoolTimeout) as exc:
+                reason = self.redact(str(exc)) or type(exc).__name__
+                raise NoConnection(f"could not send to {self.spec.url}: {reason}") from None
+            except httpx.TimeoutException:
+                return Exchange(name, sent, error=f"no answer within the deadline ({self.timeout:g} s)")
+            except httpx.RemoteProtocolError as exc:
+                return Exchange(name, sent, error=f"not a valid HTTP answer ({self.redact(str(exc))})")
+            except httpx.TransportError as exc:
+                return Exchange(name, sent, error=f"connection failed ({self.redact(str(exc))})")
+            local = _client_address(response)
+            try:
+                data = response.read()[:MAX_BODY_KEPT]
+            except httpx.TimeoutException:
+                return Exchange(name, sent, error=f"answer incomplete at the deadline ({self.timeout:g} s)")
+            except httpx.TransportError as exc:
+                return Exchange(name, sent, error=f"answer cut short ({self.redact(str(exc))})")
+            finally:
+                response.close()
         received = Received(
             status=response.status_code,
             headers=tuple((k, self.redact(v)) for k, v in response.headers.multi_items()),
@@ -249,7 +353,33 @@ class Transport:
             elapsed=time.monotonic() - started,
             connection=str(local) if local else None,
         )
-        return Exchange(self.spec.name, sent, received)
+        return Exchange(name, sent, received)
+
+    def _valid_key_tables(
+        self, raw_path: str, headers: Sequence[tuple[str, str]], query: Sequence[tuple[str, str]]
+    ) -> str | None:
+        """For a request carrying the valid key to the endpoint: "db.table" it writes to (None otherwise).
+
+        On a given (not embedded) target, a valid-key request naming another database or a table outside
+        :func:`probe_tables` is a suite bug: :class:`UnsafeRequest`, nothing is sent (CONTRACT.md, "Probe
+        records"). Empty or missing segments (NAME-03) name nothing and pass; extra segments are the
+        target's to refuse.
+        """
+        valid = self.keys.value(Cred.VALID)
+        if not valid or not any(valid in v for _, v in (*headers, *query)):
+            return None
+        if not raw_path.startswith(EVENT_PATH + "/"):
+            return None
+        segments = raw_path[len(EVENT_PATH) + 1 :].split("/")
+        database = unquote(segments[0])
+        table = unquote(segments[1]) if len(segments) > 1 else ""
+        allowed = database in ("", self.spec.database) and table in ("", *probe_tables(self.spec.table))
+        if not allowed and not self.spec.embedded:
+            raise UnsafeRequest(
+                f"suite bug: a request with the valid key to {database!r}.{table!r}; only "
+                f"{self.spec.database}.{{{', '.join(probe_tables(self.spec.table))}}} may get one"
+            )
+        return f"{database}.{table}" if allowed and database and table else None
 
     # -- the endpoint ------------------------------------------------------------------------------------
     def post(
@@ -302,7 +432,8 @@ class Transport:
     def check_reachable(self) -> None:
         """Raise TargetError with one clear, redacted sentence if the target answers nothing at all."""
         try:
-            self.client.request("GET", self.url_for("/"), timeout=min(self.timeout, 10.0)).close()
+            with deadline(min(self.timeout, 10.0)):
+                self.client.request("GET", self.url_for("/"), timeout=min(self.timeout, 10.0)).close()
         except httpx.ConnectTimeout:
             raise TargetError(f"target {self.spec.url} did not accept a connection in time") from None
         except httpx.ConnectError as exc:
@@ -311,13 +442,34 @@ class Transport:
                 raise TargetError(f"TLS handshake with {self.spec.url} failed: {reason}") from None
             raise TargetError(f"target {self.spec.url} is unreachable: {reason}") from None
         except httpx.TimeoutException:
-            raise TargetError(f"target {self.spec.url} did not answer within {self.timeout:g} s") from None
+            raise TargetError(
+                f"target {self.spec.url} did not answer within {min(self.timeout, 10.0):g} s"
+            ) from None
+        except httpx.ProxyError as exc:
+            reason = self.redact(str(exc))
+            raise TargetError(f"proxy {self.proxy} failed for {self.spec.url}: {reason}") from None
         except httpx.RemoteProtocolError as exc:
             raise TargetError(
                 f"target {self.spec.url} did not answer in HTTP: {self.redact(str(exc))}"
             ) from None
         except httpx.TransportError as exc:
             raise TargetError(f"target {self.spec.url} failed: {self.redact(str(exc))}") from None
+
+
+def _throttle_delay(exchange: Exchange) -> float | None:
+    """Seconds to wait before sending again: a 429 or 503 answer with a readable Retry-After; else None."""
+    if exchange.response is None or exchange.response.status not in THROTTLE_STATUSES:
+        return None
+    return retry_after(exchange.response.header("retry-after"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _client_address(response: httpx.Response) -> object:

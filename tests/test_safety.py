@@ -1,0 +1,258 @@
+"""Safe on a real account (issue 11, part 3): where the valid key goes, the preflight, cleanup, run bounds."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from conformance.cleanup import main as cleanup_main
+from conformance.cleanup import statements
+from conformance.contract.model import Cred
+from conformance.reference.app import PostbackApp, Rejection
+from conformance.reference.server import ReferenceServer
+from conformance.reference.store import Store
+from conformance.transport.client import (
+    EVENT_PATH,
+    ProbeIds,
+    TargetSpec,
+    Transport,
+    UnsafeRequest,
+    probe_tables,
+)
+from conformance.transport.credentials import Credentials, Keyring
+from conformance.transport.redact import Redactor
+from tests.suite_runner import SUITE, TEST_KEY, SuiteRun, run_against, run_pytest
+
+VALID_KEY_MARK = "$POSTBACK_WRITE_KEY"
+
+
+def valid_key_requests(run: SuiteRun) -> list[dict[str, Any]]:
+    """Every logged request that carried the valid key (redacted to its placeholder) to the endpoint."""
+    lines = (run.report_dir / "requests.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    return [
+        e for e in entries if VALID_KEY_MARK in e["url"] or any(VALID_KEY_MARK in h for h in e["headers"])
+    ]
+
+
+def names_of(url: str) -> tuple[str, str]:
+    path = urlsplit(url).path
+    if not path.startswith(EVENT_PATH + "/"):
+        return "", ""
+    segments = path[len(EVENT_PATH) + 1 :].split("/")
+    return unquote(segments[0]), unquote(segments[1]) if len(segments) > 1 else ""
+
+
+def test_valid_key_goes_only_to_the_probe_database_and_tables(tmp_path: Path) -> None:
+    """Every request with the valid key in a whole run (both versions and the cutover comparison) names
+    --database and --table (or an allowed <table>_<suffix>); the report counts records per table."""
+    run = run_against(PostbackApp, "cutover", tmp_path, "--database=mydb", "--table=mytable")
+    assert run.exit_code == 0, run.stdout[-3000:]
+    sent = valid_key_requests(run)
+    assert len(sent) > 100
+    wrong = [
+        (e["method"], e["url"])
+        for e in sent
+        if names_of(e["url"])[0] not in ("", "mydb")
+        or names_of(e["url"])[1] not in ("", *probe_tables("mytable"))
+    ]
+    assert not wrong, wrong[:10]
+    by_table = run.results["records_by_table"]
+    assert set(by_table) == {"legacy", "v2"}
+    assert all(set(counts) == {"mydb.mytable"} and counts["mydb.mytable"] > 0 for counts in by_table.values())
+    assert not run.statuses("error")
+
+
+def guarded_transport(embedded: bool = False) -> Transport:
+    spec = TargetSpec("v2", "http://127.0.0.1:1", "v2", "mydb", "mytable", embedded=embedded)
+    return Transport(spec, Keyring(TEST_KEY, 1), Redactor(), ProbeIds("pctest"))
+
+
+def test_valid_key_to_another_table_is_refused_before_sending() -> None:
+    """A suite bug sending the valid key elsewhere stops at the transport (nothing sent)."""
+    t = guarded_transport()
+    with pytest.raises(UnsafeRequest, match="suite bug"):
+        t.post(table="other")
+    with pytest.raises(UnsafeRequest):
+        t.post(credentials=Credentials(header=None, query=Cred.VALID), database="other")
+    assert t.sent == 0
+    t.close()
+
+
+# -- the preflight -------------------------------------------------------------------------------------------
+
+
+class OnlyDatabase(PostbackApp):
+    """A target that knows one database: any other is answered 404."""
+
+    def check_name(self, segment: bytes) -> str:
+        name = super().check_name(segment)
+        if name not in ("known", "probe"):
+            raise Rejection(404, "database not found")
+        return name
+
+
+class RefusesKeys(PostbackApp):
+    """A target that refuses every write key with 403."""
+
+    def credential(self, request: Any) -> str | None:
+        raise Rejection(403, "write key refused")
+
+
+class StoresNothing(PostbackApp):
+    """Answers 200 and stores nothing (a database that does not exist, validated asynchronously)."""
+
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        return None
+
+
+def preflight_run(app: PostbackApp, tmp_path: Path, *args: str) -> SuiteRun:
+    with ReferenceServer("v2", app=app) as server:
+        return run_pytest(
+            [str(SUITE / "test_endpoint.py"), f"--target={server.url}", "--api-version=v2", *args],
+            tmp_path,
+            env={"POSTBACK_WRITE_KEY": TEST_KEY},
+            timeout=120,
+        )
+
+
+@pytest.mark.parametrize(
+    ("app_class", "args", "says"),
+    [
+        pytest.param(OnlyDatabase, ["--database=nowhere"], "does not exist", id="unknown-database-404"),
+        pytest.param(RefusesKeys, [], "not accepted", id="refused-key-403"),
+        pytest.param(StoresNothing, ["--settle=1", "READBACK"], "not read back within", id="never-arrives"),
+    ],
+)
+def test_failed_preflight_stops_the_run_with_one_line_and_exit_4(
+    app_class: type[PostbackApp], args: list[str], says: str, tmp_path: Path
+) -> None:
+    """Unknown database, refused key, canary never read back: exit 4, one line, no test run."""
+    app = app_class("v2", [TEST_KEY], Store())
+    with ReferenceServer("v2", app=app) as server:
+        args = [f"--readback={server.readback_url}" if a == "READBACK" else a for a in args]
+        run = run_pytest(
+            [str(SUITE / "test_endpoint.py"), f"--target={server.url}", "--api-version=v2", *args],
+            tmp_path,
+            env={"POSTBACK_WRITE_KEY": TEST_KEY},
+            timeout=120,
+        )
+    assert run.exit_code == 4, run.stdout[-2000:] + run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "preflight" in lines[0]
+    assert says in lines[0]
+    assert TEST_KEY not in run.stderr + run.stdout
+    assert not (run.report_dir / "results.json").exists()
+
+
+def test_preflight_passes_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A target that knows the probe database: the canary passes, the tests run."""
+    run = preflight_run(OnlyDatabase("v2", [TEST_KEY], Store()), tmp_path, "--database=known", "-k", "EP-05")
+    assert run.exit_code == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.status("EP-05") == "pass"
+
+
+# -- --max-duration ------------------------------------------------------------------------------------------
+
+
+def test_tests_not_started_within_max_duration_are_skipped_with_that_reason(tmp_path: Path) -> None:
+    """--max-duration: the tests due after it are skipped, and their clauses say why."""
+    with ReferenceServer("v2", [TEST_KEY]) as server:
+        run = run_pytest(
+            [str(SUITE / "test_names.py"), f"--target={server.url}", "--api-version=v2"],
+            tmp_path,
+            env={"POSTBACK_WRITE_KEY": TEST_KEY, "POSTBACK_MAX_DURATION": "1"},
+        )
+    assert run.exit_code == 0, run.stdout[-2000:]
+    skipped = [e for e in run.results["clauses"] if e["status"] == "skip"]
+    assert any("--max-duration" in e["detail"] for e in skipped), skipped
+
+
+# -- cleanup -------------------------------------------------------------------------------------------------
+
+
+def test_cleanup_prints_one_delete_per_probe_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --yes, the statements are printed (LIKE wildcards in the run ID escaped), nothing runs."""
+    assert cleanup_main(["--run-id", "pc2026_x", "--database", "mydb", "--table", "mytable"]) == 0
+    out = capsys.readouterr().out
+    expected = statements("pc2026_x", "mydb", "mytable")
+    assert len(expected) == len(probe_tables("mytable"))
+    for statement in expected:
+        assert statement + ";" in out
+    assert "LIKE 'pc2026\\_x-%' ESCAPE '\\'" in out
+    assert '"mydb"."mytable"' in out
+
+
+class FakeTD(BaseHTTPRequestHandler):
+    """The four TD job endpoints td-client calls for a query, answering success at once."""
+
+    issued: list[tuple[str, str, str]] = []  # (path, query, Authorization)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("content-length") or 0)
+        data = self.rfile.read(length).decode()
+        # td-client sends the form as multipart/form-data (urllib3 "fields"), or urlencoded.
+        multipart = re.search(r'name="query"\r\n(?:[^\r\n]*\r\n)*?\r\n(.*?)\r\n--', data, re.DOTALL)
+        query = multipart.group(1) if multipart else parse_qs(data).get("query", [""])[0]
+        FakeTD.issued.append((self.path, query, self.headers.get("authorization", "")))
+        self._json({"job_id": str(len(FakeTD.issued)), "database": self.path.rsplit("/", 1)[-1]})
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._json({"status": "success", "job_id": self.path.rsplit("/", 1)[-1], "type": "trino"})
+
+    def _json(self, payload: dict[str, str]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def fake_td() -> Iterator[str]:
+    FakeTD.issued = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTD)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_cleanup_yes_runs_the_deletes_as_trino_jobs(
+    fake_td: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--yes: each DELETE is issued as a Trino job on the probe database through td-client."""
+    monkeypatch.setenv("POSTBACK_TD_API_KEY", "1/tdapikeyfortests")
+    code = cleanup_main(
+        ["--run-id", "pcrun1", "--database", "mydb", "--table", "mytable", "--yes", "--endpoint", fake_td]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert [(path, query) for path, query, _ in FakeTD.issued] == [
+        ("/v3/job/issue/trino/mydb", statement) for statement in statements("pcrun1", "mydb", "mytable")
+    ]
+    assert FakeTD.issued[0][2] == "TD1 1/tdapikeyfortests"
+    assert "success" in out.out
+    assert "tdapikeyfortests" not in out.out + out.err
+
+
+def test_cleanup_yes_without_an_api_key_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POSTBACK_TD_API_KEY", raising=False)
+    assert cleanup_main(["--run-id", "pcrun1", "--yes"]) == 1
+    assert "POSTBACK_TD_API_KEY" in capsys.readouterr().err
