@@ -13,7 +13,7 @@ from collections.abc import Generator
 import pytest
 
 from conformance.plugin import options, suite, verdicts
-from conformance.plugin.session import Run, TargetError, get_run, run_key
+from conformance.plugin.session import Run, TargetError, run_key
 
 MARKERS = (
     "clause(*ids): the clause IDs of REQUIREMENTS.md a test decides",
@@ -33,40 +33,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    options.check_rootdir_choice(early_config, args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not suite.suite_mode(config):
+        suite.refuse_options_without_suite(config)  # and no environment variable is read: the plugin is inert
+        return
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    settings = options.settings_from_config(config)
-    run = Run(settings)
+    run = Run(options.settings_from_config(config))
     config.stash[run_key] = run
-    if suite.suite_mode(config):
-        suite.configure_hypothesis(config, run)
+    suite.configure_hypothesis(config, run)
+
+
+def _run(config: pytest.Config) -> Run | None:
+    """The run, or None in a pytest run that does not collect the suite."""
+    return config.stash.get(run_key, None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if not suite.suite_mode(config):
-        return []
-    return suite.header_lines(get_run(config))
+    run = _run(config)
+    return suite.header_lines(run) if run else []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    suite.parametrize_targets(metafunc, get_run(metafunc.config))
+    run = _run(metafunc.config)
+    if run:
+        suite.parametrize_targets(metafunc, run)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     # Clause IDs become keywords, so `-k AUTH-04` selects the tests that decide AUTH-04.
-    item.extra_keyword_matches.update(verdicts.marked_clauses(item))
+    if _run(item.config):
+        item.extra_keyword_matches.update(verdicts.marked_clauses(item))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    suite.add_readback_checks(config, get_run(config), items)
+    run = _run(config)
+    if run:
+        suite.add_readback_checks(config, run, items)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    run = get_run(session.config)
-    if run.suite_items and not session.config.option.collectonly:
+    run = _run(session.config)
+    if run and run.suite_items and not session.config.option.collectonly:
         try:
             run.start()
         except TargetError as exc:
@@ -78,7 +93,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    run = get_run(item.config)
+    run = _run(item.config)
+    if run is None:
+        return report
     from conformance.report.redaction import redact_report  # lazy: conformance.report imports the plugin
 
     redact_report(report, run.redactor)  # no write key in tracebacks, -l locals or captured output
@@ -98,7 +115,9 @@ def pytest_runtest_makereport(
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    run = get_run(session.config)
+    run = _run(session.config)
+    if run is None:
+        return
     if run.started:
         run.stop()
     if run.ready:
@@ -109,6 +128,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    run = get_run(config)
-    if run.ready:
+    run = _run(config)
+    if run and run.ready:
         suite.terminal_summary(terminalreporter, run)

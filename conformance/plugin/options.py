@@ -104,7 +104,7 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "str",
     ),
     (
-        "--profile",
+        "--conformance-profile",
         "POSTBACK_PROFILE",
         "pb_profile",
         "TOML file overriding expectations the docs leave open "
@@ -153,7 +153,13 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "politeness cap in requests per second (default: none on loopback, 20 elsewhere)",
         "float",
     ),
-    ("--timeout", "POSTBACK_TIMEOUT", "pb_timeout", "per-request timeout in seconds (default 10)", "float"),
+    (
+        "--request-timeout",
+        "POSTBACK_TIMEOUT",
+        "pb_timeout",
+        "per-request timeout in seconds (default 10)",
+        "float",
+    ),
     (
         "--ca-bundle",
         "POSTBACK_CA_BUNDLE",
@@ -161,10 +167,10 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "CA bundle (PEM) to verify the target's TLS certificate with",
         "str",
     ),
-    ("--insecure", None, "pb_insecure", "do not verify TLS certificates", "flag"),
+    ("--insecure", "POSTBACK_INSECURE", "pb_insecure", "do not verify TLS certificates", "flag"),
     (
         "--allow-insecure-http",
-        None,
+        "POSTBACK_ALLOW_INSECURE_HTTP",
         "pb_allow_insecure_http",
         "allow sending a write key over plain http to a host outside the loopback range",
         "flag",
@@ -172,6 +178,10 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
 )
 
 DEFAULT_REMOTE_RPS = 20.0
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+# The run ID as results.schema.json accepts it ("run_id"): what the option takes, the report takes.
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 LEGACY_HOSTS = ("in.treasuredata.com",)
 
 
@@ -227,10 +237,16 @@ class Settings:
         return self.primary.url is None
 
 
-def _raw(config: pytest.Config, dest: str, env: str | None) -> Any:
+def _raw(config: pytest.Config, dest: str, env: str | None, kind: str = "str") -> Any:
     value = config.getoption(dest)
     if value in (None, False) and env:
-        value = os.environ.get(env) or None
+        text = os.environ.get(env)
+        if kind == "flag" and text is not None:
+            word = text.strip().lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise pytest.UsageError(f"{env} must be 1, true, yes or 0, false, no; got {text!r}")
+            return word in TRUE_WORDS
+        value = text or None
     return value
 
 
@@ -310,7 +326,7 @@ def _target(
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
-    values = {dest: _raw(config, dest, env) for _, env, dest, _, _ in OPTIONS}
+    values = {dest: _raw(config, dest, env, kind) for _, env, dest, _, kind in OPTIONS}
     allow_http = bool(values["pb_allow_insecure_http"])
     primary = _target(
         values["pb_target"],
@@ -370,8 +386,10 @@ def settings_from_config(config: pytest.Config) -> Settings:
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
     run_id = values["pb_run_id"]
-    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
-        raise pytest.UsageError(f"--run-id must be 1 to 40 letters, digits, - or _, got {run_id!r}")
+    if run_id is not None and not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise pytest.UsageError(
+            f"--run-id must be 1 to 64 letters, digits, - or _ (first a letter or digit), got {run_id!r}"
+        )
     return Settings(
         run_id=run_id,
         baseline=baseline,
@@ -388,8 +406,49 @@ def settings_from_config(config: pytest.Config) -> Settings:
         # pytest's own --strict flag (it also turns on pytest's strict mode, which the suite satisfies).
         strict=bool(config.getoption("strict", False)),
         max_rps=max_rps,
-        timeout=_number(values["pb_timeout"], "--timeout", float, 0.1) if values["pb_timeout"] else 10.0,
+        timeout=_number(values["pb_timeout"], "--request-timeout", float, 0.1)
+        if values["pb_timeout"]
+        else 10.0,
         ca_bundle=ca_bundle,
         insecure=bool(values["pb_insecure"]),
         allow_insecure_http=allow_http,
     )
+
+
+def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
+    """``--opt value`` must never change which tests run (CONTRACT.md: every option works in both forms).
+
+    pytest picks its rootdir and inifile from the command line before plugins add their options
+    (``Config.parse``: ``determine_setup`` runs on a first parse that knows only pytest's own options), so
+    the value of ``--report-dir out`` counts there as a test path when ``out`` exists. When that changed the
+    choice (a different rootdir or inifile, hence other test paths and settings), stop with one usage line.
+    """
+    import inspect
+
+    from _pytest.config.findpaths import determine_setup
+
+    invocation_dir = Path(config.invocation_params.dir)
+    valued = {flag for flag, _, _, _, kind in OPTIONS if kind != "flag"}
+    taken = [
+        (flag, value)
+        for flag, value in zip(args, args[1:], strict=False)
+        if flag in valued and (invocation_dir / value).exists()
+    ]
+    if not taken:
+        return
+    namespace = config.known_args_namespace  # parsed again once the plugins' options were known
+    setup: dict[str, Any] = {
+        "inifile": namespace.inifilename,
+        "args": namespace.file_or_dir,
+        "rootdir_cmd_arg": namespace.rootdir or None,
+        "invocation_dir": invocation_dir,
+    }
+    if "override_ini" in inspect.signature(determine_setup).parameters:
+        setup["override_ini"] = namespace.override_ini
+    rootpath, inipath = determine_setup(**setup)[:2]
+    if (rootpath, inipath) != (config.rootpath, config.inipath):
+        flag, value = taken[0]
+        raise pytest.UsageError(
+            f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir "
+            f"({config.rootpath}, not {rootpath}); write {flag}={value}"
+        )
