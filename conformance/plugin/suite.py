@@ -28,9 +28,8 @@ def suite_mode(config: pytest.Config) -> bool:
     checkout = (PACKAGE_DIR.parent / "pyproject.toml").is_file()  # not an installed copy in site-packages
     for arg in config.args:
         part = arg.split("::", 1)[0]
-        if pyargs and part.split(".")[0] == PACKAGE_DIR.name and _module_path(part) is not None:
-            part = str(_module_path(part))
-        path = Path(part)
+        module = _module_path(part) if pyargs and part.split(".")[0] == PACKAGE_DIR.name else None
+        path = module or Path(part)
         path = (Path(config.invocation_params.dir) / path).resolve() if not path.is_absolute() else path
         if path == PACKAGE_DIR or PACKAGE_DIR in path.parents or (checkout and path in PACKAGE_DIR.parents):
             return True
