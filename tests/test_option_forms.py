@@ -7,14 +7,19 @@ environment variables; pytest's cache works from a checkout.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conformance.plugin.options import OPTIONS
+from conformance.plugin.options import OPTIONS, RUN_ID_PATTERN
+from conformance.report import results as results_module
+from conformance.report import write_all
+from conformance.report.results import schema
 from tests.suite_runner import ROOT, TEST_KEY
+from tests.test_reports import synthetic_run
 
 pytest_plugins = ["pytester"]
 
@@ -220,3 +225,25 @@ def test_last_failed_reruns_only_the_failed_test_with_the_checkouts_settings(
     again.stdout.fnmatch_lines(["*run-last-failure*", "*= 1 failed in *"])
     first_failed = pytester.runpytest_subprocess("--ff", "-v", *args)
     first_failed.stdout.fnmatch_lines(["*test_missed*FAILED*", "*test_holds*PASSED*"])
+
+
+@pytest.mark.parametrize("run_id", ["ci-1", "a", "Build_42", "x" * 64, "-x", "x" * 65, "a b", "ci.1", ""])
+def test_the_run_ids_the_option_takes_are_the_ones_results_json_takes(run_id: str) -> None:
+    """`--run-id=ci-1` must not give a results.json that breaks its own schema (issue 11, part 5)."""
+    pattern = schema()["properties"]["run_id"]["pattern"]
+    assert (re.fullmatch(RUN_ID_PATTERN, run_id) is not None) == (re.search(pattern, run_id) is not None)
+
+
+def test_results_json_that_breaks_its_schema_is_one_clear_error_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """results.json is validated before it is written: a suite bug is one report error, not a bad file."""
+    run = synthetic_run(tmp_path)
+    real_build = results_module.build
+    monkeypatch.setattr(results_module, "build", lambda *a: {**real_build(*a), "verdict": "maybe"})
+    problems = write_all(run)
+    assert len(problems) == 1
+    assert problems[0].startswith("could not write results.json: ValueError: results.json does not match")
+    assert "at verdict: 'maybe' is not one of" in problems[0]
+    assert not (tmp_path / "reports" / "results.json").exists()
+    assert (tmp_path / "reports" / "junit.xml").exists()
