@@ -30,7 +30,9 @@ import pytest
 from conformance.plugin.session import get_run
 
 def test_settings(request):
-    print("SETTINGS", repr(get_run(request.config).settings))
+    config = request.config
+    chosen = (config.rootpath.name, config.inipath.name, config.getoption("strict_markers"))
+    print("SETTINGS", repr(get_run(config).settings), chosen)
 
 @pytest.mark.clause("EP-02")
 def test_collected_but_deselected():
@@ -87,7 +89,7 @@ VALUED = [flag for flag, _, _, _, kind in OPTIONS if kind != "flag"]
 @pytest.fixture
 def suite_dir(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider --strict-markers\n")
     pytester.makepyfile(SETTINGS_PROBE)
     return pytester
 
@@ -118,21 +120,38 @@ def test_every_option_gives_the_same_run_in_the_space_and_the_equals_form(suite_
     assert "ci-1" in _settings(first)
 
 
-def test_a_space_form_path_that_would_move_the_rootdir_stops_with_one_usage_line(
+def test_a_space_form_path_outside_the_project_gives_the_same_run_as_the_equals_form(
     suite_dir: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """pytest picks its rootdir before it knows the plugin's options: `--report-dir /elsewhere` would make
-    it collect from another folder. The run stops with one line saying how to write it; `=` works."""
+    it take /elsewhere for a test path, root the run there and collect other tests. The plugin makes the
+    choice again from the real test paths: same rootdir, same inifile and its addopts, same tests."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    result = suite_dir.runpytest_subprocess("--report-dir", str(elsewhere))
+    spaced = suite_dir.runpytest_subprocess(
+        "-s", "-k", "settings", "--seed=1", "--report-dir", str(elsewhere)
+    )
+    joined = suite_dir.runpytest_subprocess("-s", "-k", "settings", "--seed=1", f"--report-dir={elsewhere}")
+    assert _settings(spaced) == _settings(joined)
+    assert f"PosixPath('{elsewhere}')" in _settings(spaced)
+    assert _settings(spaced).endswith(f"('{suite_dir.path.name}', 'tox.ini', True)")
+    for result in (spaced, joined):
+        result.stdout.fnmatch_lines([f"rootdir: {suite_dir.path}", "*1 passed, 1 deselected*"])
+
+
+def test_a_space_form_path_into_another_pytest_project_stops_with_one_usage_line(
+    suite_dir: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Where pytest already applied another project's ini file (found from the option's value), the choice
+    cannot be undone: one line says how to write the option instead, and no test runs."""
+    other = tmp_path_factory.mktemp("other")
+    (other / "pytest.ini").write_text("[pytest]\n")
+    result = suite_dir.runpytest_subprocess("--report-dir", str(other))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.errlines if line.startswith("ERROR:")]
     assert len(errors) == 1
-    assert errors[0].startswith(f"ERROR: pytest took the value of `--report-dir {elsewhere}` for a test path")
-    assert errors[0].endswith(f"write --report-dir={elsewhere}")
+    assert errors[0].startswith(f"ERROR: pytest took the value of `--report-dir {other}` for a test path")
+    assert errors[0].endswith(f"write --report-dir={other}")
     assert "passed" not in result.stdout.str()
-    joined = suite_dir.runpytest_subprocess("-s", "-k", "settings", f"--report-dir={elsewhere}")
-    assert str(elsewhere) in _settings(joined)
 
 
 @pytest.mark.parametrize(

@@ -420,8 +420,9 @@ def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
 
     pytest picks its rootdir and inifile from the command line before plugins add their options
     (``Config.parse``: ``determine_setup`` runs on a first parse that knows only pytest's own options), so
-    the value of ``--report-dir out`` counts there as a test path when ``out`` exists. When that changed the
-    choice (a different rootdir or inifile, hence other test paths and settings), stop with one usage line.
+    the value of ``--report-dir /tmp/out`` counts there as a test path when it exists. When that changed the
+    choice (a different rootdir or inifile, hence other test paths and settings), the choice is made again
+    from the real test paths; where that cannot be done safely, the run stops with one usage line.
     """
     import inspect
 
@@ -445,10 +446,49 @@ def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
     }
     if "override_ini" in inspect.signature(determine_setup).parameters:
         setup["override_ini"] = namespace.override_ini
-    rootpath, inipath = determine_setup(**setup)[:2]
-    if (rootpath, inipath) != (config.rootpath, config.inipath):
-        flag, value = taken[0]
-        raise pytest.UsageError(
-            f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir "
-            f"({config.rootpath}, not {rootpath}); write {flag}={value}"
-        )
+    rootpath, inipath, inicfg = determine_setup(**setup)[:3]
+    if (rootpath, inipath) == (config.rootpath, config.inipath) or _redecide(
+        config, args, rootpath, inipath, inicfg
+    ):
+        return
+    flag, value = taken[0]
+    raise pytest.UsageError(
+        f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir "
+        f"({config.rootpath}, not {rootpath}); write {flag}={value}"
+    )
+
+
+def _redecide(
+    config: pytest.Config, args: list[str], rootpath: Path, inipath: Path | None, inicfg: Any
+) -> bool:
+    """Make pytest's rootdir and inifile the ones the real test paths give, as ``Config.parse`` would have.
+
+    Only where nothing of the wrong choice took effect yet: it found no inifile (so no addopts, no ini
+    settings were applied; the usual case, a path outside the project), and pytest keeps its choice in the
+    attributes this pytest (9.x) has. Then the right inifile's ``addopts`` join the arguments as pytest adds
+    them, and the conftest cut-off follows the new inifile, before any conftest is loaded.
+    """
+    import copy
+
+    state = ("_rootpath", "_inipath", "_inicfg", "_inicache", "_parser")
+    if config.inipath is not None or not all(hasattr(config, name) for name in state):
+        return False
+    previous = {name: getattr(config, name) for name in state[:3]}
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
+    config._inicache.clear()
+    addopts = [str(opt) for opt in config.getini("addopts")]
+    if any(opt.startswith(("-o", "--override-ini", "-c", "--config-file", "--rootdir")) for opt in addopts):
+        for name, value in previous.items():  # the right inifile changes what pytest decided first: stop
+            setattr(config, name, value)
+        config._inicache.clear()
+        return False
+    parser = config._parser
+    parser.extra_info["rootdir"] = str(rootpath)
+    parser.extra_info["inifile"] = str(inipath)
+    args[:0] = addopts
+    namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
+    if namespace.confcutdir is None:
+        namespace.confcutdir = str(inipath.parent if inipath is not None else rootpath)
+    config.known_args_namespace = namespace
+    config.pluginmanager.consider_preparse(addopts, exclude_only=False)
+    return True
