@@ -266,3 +266,32 @@ def test_results_json_that_breaks_its_schema_is_one_clear_error_and_no_file(
     assert "at verdict: 'maybe' is not one of" in problems[0]
     assert not (tmp_path / "reports" / "results.json").exists()
     assert (tmp_path / "reports" / "junit.xml").exists()
+
+
+def test_last_failed_after_a_failed_read_back_reruns_the_test_that_sent_the_probe(
+    suite_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `::read-back` check judges what its test sent in the same run: `--lf` reruns both."""
+    suite_dir.makeini("[pytest]\n")  # the cache on, as from a checkout
+    suite_dir.makepyfile(
+        test_probe="""
+        import pytest
+        from conformance.checks import fail
+
+        @pytest.mark.clause("EP-01")
+        def test_sends(target, ingestion):
+            target.post(fields={"a": 1})
+
+            def judge(record_info):
+                raise fail(["EP-01"], "the record as sent", "a judge that always fails")
+
+            ingestion.after_readback(judge)
+        """
+    )
+    args = ("--api-version=v2", "--report-dir=out", "test_probe.py")
+    first = suite_dir.runpytest_subprocess(*args)
+    first.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
+    again = suite_dir.runpytest_subprocess("--lf", "-v", *args)
+    again.stdout.fnmatch_lines(
+        ["*test_sends?v2? PASSED*", "*test_sends?v2?::read-back FAILED*", "*1 failed, 1 passed*"]
+    )

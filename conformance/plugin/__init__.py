@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Run(options.settings_from_config(config))
     config.stash[run_key] = run
     suite.configure_hypothesis(config, run)
+    config.pluginmanager.register(suite.LastFailedOrigins(config), "postback-lastfailed-origins")
 
 
 def _run(config: pytest.Config) -> Run | None:

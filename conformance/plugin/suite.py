@@ -15,6 +15,7 @@ from conformance.plugin.session import Run
 from conformance.plugin.verdicts import marked_clauses
 
 PACKAGE_DIR = Path(conformance.__file__).resolve().parent
+READBACK_SUFFIX = "::read-back"
 
 
 def suite_mode(config: pytest.Config) -> bool:
@@ -73,6 +74,20 @@ def refuse_options_without_suite(config: pytest.Config) -> None:
                 f"{flag} was given, but this pytest run does not collect the conformance suite; "
                 f"run it with `pytest --pyargs conformance {flag}=...` or `postback-conformance {flag}=...`"
             )
+
+
+class LastFailedOrigins:
+    """`--lf` after a failed ``::read-back`` check reruns the test that sent its probes too: the check only
+    judges what that test sent in the same run, so alone it would have nothing to read back."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.nodeid.endswith(READBACK_SUFFIX):
+            lastfailed = getattr(self.config.pluginmanager.get_plugin("lfplugin"), "lastfailed", None)
+            if isinstance(lastfailed, dict):
+                lastfailed[report.nodeid.removesuffix(READBACK_SUFFIX)] = True
 
 
 def configure_hypothesis(config: pytest.Config, run: Run) -> None:
@@ -175,7 +190,9 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("target") in readback or (params.get("pair") and readback):
             assert item.parent is not None
-            checks.append(ReadbackCheck.from_parent(item.parent, name=f"{item.name}::read-back", origin=item))
+            checks.append(
+                ReadbackCheck.from_parent(item.parent, name=item.name + READBACK_SUFFIX, origin=item)
+            )
     items.extend(checks)
 
 
