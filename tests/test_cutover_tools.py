@@ -105,7 +105,7 @@ def test_a_target_that_stops_answering_fails_cut01_without_shrinking_for_ever(tm
     """No answer is not shrunk (each try would wait out the timeout): listed, and after three the property
     stops sending, so the run ends in seconds."""
     started = time.monotonic()
-    run = _compare_run(tmp_path, SilentOnUpperCase, "--timeout=0.5", "--seed", "1234")
+    run = _compare_run(tmp_path, SilentOnUpperCase, "--request-timeout=0.5", "--seed", "1234")
     assert run.status("CUT-01", "cutover") == "fail"
     assert "without an answer" in _cut01_detail(run)
     assert "v2 no answer (no answer within the timeout" in _cut01_detail(run)

@@ -131,7 +131,7 @@ def test_the_api_version_is_inferred_from_treasure_data_hosts(
             id="compare-without-target",
         ),
         pytest.param(["--fail-on", "regression"], "needs --baseline", id="fail-on-without-baseline"),
-        pytest.param(["--profile", "missing.toml"], "cannot read profile", id="missing-profile"),
+        pytest.param(["--conformance-profile", "missing.toml"], "cannot read profile", id="missing-profile"),
     ],
 )
 def test_usage_errors_give_one_clear_line_and_exit_status_4(
@@ -161,7 +161,7 @@ def test_an_unreachable_target_fails_fast_with_one_line(
     monkeypatch.setenv("POSTBACK_WRITE_KEY", TEST_KEY)
     suite_dir.makepyfile(VERDICTS)
     result = suite_dir.runpytest_subprocess(
-        "--target", "http://127.0.0.1:1", "--api-version", "v2", "--timeout", "2"
+        "--target", "http://127.0.0.1:1", "--api-version", "v2", "--request-timeout", "2"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: target http://127.0.0.1:1 is unreachable*"])

@@ -146,6 +146,8 @@ def test_no_write_key_anywhere_in_a_strict_legacy_run(tmp_path: Path) -> None:
 
 def test_pytest_output_is_redacted_even_for_a_key_held_in_a_local(tmp_path: Path) -> None:
     """A traceback with -l, captured stdout and logs, a skip reason: pytest's own texts pass the redactor."""
+    # A suite written against the plugin (its fixtures): the plugin is active only in a run of the suite.
+    (tmp_path / "conftest.py").write_text("from conformance.conftest import *  # noqa: F403\n")
     module = tmp_path / "test_leak.py"
     module.write_text(
         textwrap.dedent(

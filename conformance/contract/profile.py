@@ -1,7 +1,7 @@
 """Run profiles: the expectations the docs leave open, and the run's budgets.
 
-A profile is a TOML file (``--profile``). Every value that differs from the defaults is an override and is
-printed in every report.
+A profile is a TOML file (``--conformance-profile``). Every value that differs from the defaults is an
+override and is printed in every report.
 """
 
 from __future__ import annotations

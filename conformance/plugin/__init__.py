@@ -15,7 +15,7 @@ import pytest
 
 from conformance import traffic
 from conformance.plugin import distributed, options, suite, verdicts
-from conformance.plugin.session import Run, TargetError, get_run, run_key
+from conformance.plugin.session import Run, TargetError, run_key
 
 MARKERS = (
     "clause(*ids): the clause IDs of REQUIREMENTS.md a test decides",
@@ -35,34 +35,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    options.check_rootdir_choice(early_config, args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not suite.suite_mode(config):
+        suite.refuse_options_without_suite(config)  # and no environment variable is read: the plugin is inert
+        return
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     settings, _ = distributed.worker_settings(config, options.settings_from_config(config))
     run = Run(settings)
     config.stash[run_key] = run
-    if suite.suite_mode(config):
-        suite.configure_hypothesis(config, run)
+    suite.configure_hypothesis(config, run)
+    config.pluginmanager.register(suite.LastFailedOrigins(config), "postback-lastfailed-origins")
+
+
+def _run(config: pytest.Config) -> Run | None:
+    """The run, or None in a pytest run that does not collect the suite."""
+    return config.stash.get(run_key, None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if not suite.suite_mode(config):
-        return []
-    return suite.header_lines(get_run(config))
+    run = _run(config)
+    return suite.header_lines(run) if run else []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    suite.parametrize_targets(metafunc, get_run(metafunc.config))
+    run = _run(metafunc.config)
+    if run:
+        suite.parametrize_targets(metafunc, run)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     # Clause IDs become keywords, so `-k AUTH-04` selects the tests that decide AUTH-04.
-    item.extra_keyword_matches.update(verdicts.marked_clauses(item))
+    if _run(item.config):
+        item.extra_keyword_matches.update(verdicts.marked_clauses(item))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    suite.add_readback_checks(config, get_run(config), items)
+    run = _run(config)
+    if run:
+        suite.add_readback_checks(config, run, items)
 
 
 def _start(run: Run) -> None:
@@ -76,29 +93,33 @@ def _start(run: Run) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # xdist: the controller starts (or checks) the targets once, before its workers start.
     config = session.config
-    if distributed.is_controller(config) and suite.suite_mode(config) and not config.option.collectonly:
-        _start(get_run(config))
+    run = _run(config)
+    if run and distributed.is_controller(config) and not config.option.collectonly:
+        _start(run)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: object) -> None:
-    run = get_run(node.config)  # type: ignore[attr-defined]
-    if run.ready:
+    run = _run(node.config)  # type: ignore[attr-defined]
+    if run and run.ready:
         node.workerinput[distributed.INPUT] = distributed.worker_input(run)  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
     output = getattr(node, "workeroutput", {}).get(distributed.OUTPUT)
-    if output is not None:
-        config: pytest.Config = node.config  # type: ignore[attr-defined]
-        distributed.merge_worker(config, get_run(config), output)
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    run = _run(config)
+    if run and output is not None:
+        distributed.merge_worker(config, run, output)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     config = session.config
-    run = get_run(config)
+    run = _run(config)
+    if run is None:
+        return (yield)
     if run.suite_items and not config.option.collectonly:
         if distributed.INPUT in getattr(config, "workerinput", {}):
             distributed.connect_worker(config, run)
@@ -114,6 +135,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
+    if _run(item.config) is None:
+        return (yield)
     # traffic.har: every exchange from setup to teardown (read-back items too) is this test's.
     traffic.CURRENT.set(item.nodeid, verdicts.marked_clauses(item))
     try:
@@ -123,8 +146,8 @@ def pytest_runtest_protocol(
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = get_run(item.config)
-    if run.deadline is not None and time.monotonic() > run.deadline and verdicts.marked_clauses(item):
+    run = _run(item.config)
+    if run and run.deadline is not None and time.monotonic() > run.deadline and verdicts.marked_clauses(item):
         pytest.skip(f"not started: the run reached --max-duration ({run.settings.max_duration:g} s)")
 
 
@@ -133,9 +156,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    run = get_run(item.config)
+    run = _run(item.config)
+    if run is None:
+        return report
     run.ran_here.add(item.nodeid)
-    from conformance.report.redaction import redact_report  # lazy: conformance.report imports the plugin
+    from conformance.report.redaction import redact_report
 
     redact_report(report, run.redactor)  # no write key in tracebacks, -l locals or captured output
     if not run.started or not verdicts.marked_clauses(item):
@@ -155,7 +180,9 @@ def pytest_runtest_makereport(
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    run = get_run(config)
+    run = _run(config)
+    if run is None:
+        return
     if run.started:
         run.stop()
     if distributed.is_worker(config):
@@ -170,6 +197,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    run = get_run(config)
-    if run.ready and not distributed.is_worker(config):
+    run = _run(config)
+    if run and run.ready and not distributed.is_worker(config):
         suite.terminal_summary(terminalreporter, run)

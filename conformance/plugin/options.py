@@ -108,7 +108,7 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "str",
     ),
     (
-        "--profile",
+        "--conformance-profile",
         "POSTBACK_PROFILE",
         "pb_profile",
         "TOML file overriding expectations the docs leave open "
@@ -157,7 +157,13 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "politeness cap in requests per second (default: none on loopback, 20 elsewhere)",
         "float",
     ),
-    ("--timeout", "POSTBACK_TIMEOUT", "pb_timeout", "per-request timeout in seconds (default 30)", "float"),
+    (
+        "--request-timeout",
+        "POSTBACK_TIMEOUT",
+        "pb_timeout",
+        "per-request timeout in seconds (default 30)",
+        "float",
+    ),
     (
         "--ca-bundle",
         "POSTBACK_CA_BUNDLE",
@@ -165,10 +171,10 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "CA bundle (PEM) to verify the target's TLS certificate with",
         "str",
     ),
-    ("--insecure", None, "pb_insecure", "do not verify TLS certificates", "flag"),
+    ("--insecure", "POSTBACK_INSECURE", "pb_insecure", "do not verify TLS certificates", "flag"),
     (
         "--allow-insecure-http",
-        None,
+        "POSTBACK_ALLOW_INSECURE_HTTP",
         "pb_allow_insecure_http",
         "allow sending a write key over plain http to a host outside the loopback range",
         "flag",
@@ -206,6 +212,10 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
 
 DEFAULT_REMOTE_RPS = 20.0
 DEFAULT_MAX_DURATION = 1800.0
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+# The run ID as results.schema.json accepts it ("run_id"): what the option takes, the report takes.
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 LEGACY_HOSTS = ("in.treasuredata.com",)
 
 
@@ -226,10 +236,16 @@ def add_options(parser: pytest.Parser) -> None:
             )
 
 
-def _raw(config: pytest.Config, dest: str, env: str | None) -> Any:
+def _raw(config: pytest.Config, dest: str, env: str | None, kind: str = "str") -> Any:
     value = config.getoption(dest)
     if value in (None, False) and env:
-        value = os.environ.get(env) or None
+        text = os.environ.get(env)
+        if kind == "flag" and text is not None:
+            word = text.strip().lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise pytest.UsageError(f"{env} must be 1, true, yes or 0, false, no; got {text!r}")
+            return word in TRUE_WORDS
+        value = text or None
     return value
 
 
@@ -317,7 +333,7 @@ def _target(
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
-    values = {dest: _raw(config, dest, env) for _, env, dest, _, _ in OPTIONS}
+    values = {dest: _raw(config, dest, env, kind) for _, env, dest, _, kind in OPTIONS}
     allow_http = bool(values["pb_allow_insecure_http"])
     primary = _target(
         values["pb_target"],
@@ -377,8 +393,10 @@ def settings_from_config(config: pytest.Config) -> Settings:
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
     run_id = values["pb_run_id"]
-    if run_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
-        raise pytest.UsageError(f"--run-id must be 1 to 40 letters, digits, - or _, got {run_id!r}")
+    if run_id is not None and not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise pytest.UsageError(
+            f"--run-id must be 1 to 64 letters, digits, - or _ (first a letter or digit), got {run_id!r}"
+        )
     uses_td = any(t is not None and is_td(t.readback) for t in (primary, compare))
     return Settings(
         td_api_key=os.environ.get(TD_API_KEY_ENV) if uses_td else None,
@@ -397,7 +415,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
         # pytest's own --strict flag (it also turns on pytest's strict mode, which the suite satisfies).
         strict=bool(config.getoption("strict", False)),
         max_rps=max_rps,
-        timeout=_number(values["pb_timeout"], "--timeout", float, 0.1) if values["pb_timeout"] else 30.0,
+        timeout=_number(values["pb_timeout"], "--request-timeout", float, 0.1)
+        if values["pb_timeout"]
+        else 10.0,
         ca_bundle=ca_bundle,
         insecure=bool(values["pb_insecure"]),
         allow_insecure_http=allow_http,
@@ -425,3 +445,82 @@ def _network_settings(values: dict[str, Any]) -> dict[str, Any]:
         "proxy": proxy,
         "client_cert": (cert, key) if cert else None,
     }
+
+
+def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
+    """``--opt value`` must never change which tests run (CONTRACT.md: every option works in both forms).
+
+    pytest picks its rootdir and inifile from the command line before plugins add their options
+    (``Config.parse``: ``determine_setup`` runs on a first parse that knows only pytest's own options), so
+    the value of ``--report-dir /tmp/out`` counts there as a test path when it exists. When that changed the
+    choice (a different rootdir or inifile, hence other test paths and settings), the choice is made again
+    from the real test paths; where that cannot be done safely, the run stops with one usage line.
+    """
+    import inspect
+
+    from _pytest.config.findpaths import determine_setup
+
+    invocation_dir = Path(config.invocation_params.dir)
+    valued = {flag for flag, _, _, _, kind in OPTIONS if kind != "flag"}
+    taken = [
+        (flag, value)
+        for flag, value in zip(args, args[1:], strict=False)
+        if flag in valued and (invocation_dir / value).exists()
+    ]
+    if not taken:
+        return
+    namespace = config.known_args_namespace  # parsed again once the plugins' options were known
+    setup: dict[str, Any] = {
+        "inifile": namespace.inifilename,
+        "args": namespace.file_or_dir,
+        "rootdir_cmd_arg": namespace.rootdir or None,
+        "invocation_dir": invocation_dir,
+    }
+    if "override_ini" in inspect.signature(determine_setup).parameters:
+        setup["override_ini"] = namespace.override_ini
+    rootpath, inipath, inicfg = determine_setup(**setup)[:3]
+    if (rootpath, inipath) == (config.rootpath, config.inipath) or _redecide(
+        config, args, rootpath, inipath, inicfg
+    ):
+        return
+    flag, value = taken[0]
+    raise pytest.UsageError(
+        f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir "
+        f"({config.rootpath}, not {rootpath}); write {flag}={value}"
+    )
+
+
+def _redecide(
+    config: pytest.Config, args: list[str], rootpath: Path, inipath: Path | None, inicfg: Any
+) -> bool:
+    """Make pytest's rootdir and inifile the ones the real test paths give, as ``Config.parse`` would have.
+
+    Only where nothing of the wrong choice took effect yet: it found no inifile (so no addopts, no ini
+    settings were applied; the usual case, a path outside the project), and pytest keeps its choice in the
+    attributes this pytest (9.x) has. Then the right inifile's ``addopts`` join the arguments as pytest adds
+    them, and the conftest cut-off follows the new inifile, before any conftest is loaded.
+    """
+    import copy
+
+    state = ("_rootpath", "_inipath", "_inicfg", "_inicache", "_parser")
+    if config.inipath is not None or not all(hasattr(config, name) for name in state):
+        return False
+    previous = {name: getattr(config, name) for name in state[:3]}
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
+    config._inicache.clear()
+    addopts = [str(opt) for opt in config.getini("addopts")]
+    if any(opt.startswith(("-o", "--override-ini", "-c", "--config-file", "--rootdir")) for opt in addopts):
+        for name, value in previous.items():  # the right inifile changes what pytest decided first: stop
+            setattr(config, name, value)
+        config._inicache.clear()
+        return False
+    parser = config._parser
+    parser.extra_info["rootdir"] = str(rootpath)
+    parser.extra_info["inifile"] = str(inipath)
+    args[:0] = addopts
+    namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
+    if namespace.confcutdir is None:
+        namespace.confcutdir = str(inipath.parent if inipath is not None else rootpath)
+    config.known_args_namespace = namespace
+    config.pluginmanager.consider_preparse(addopts, exclude_only=False)
+    return True

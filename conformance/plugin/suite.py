@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -14,18 +16,79 @@ from conformance.plugin.session import Run
 from conformance.plugin.verdicts import marked_clauses
 
 PACKAGE_DIR = Path(conformance.__file__).resolve().parent
+READBACK_SUFFIX = "::read-back"
 
 
 def suite_mode(config: pytest.Config) -> bool:
-    """Whether this pytest run is pointed at the conformance suite (not, say, at the self-tests)."""
+    """Whether this pytest run collects the conformance suite; the plugin does nothing in any other run.
+
+    True when a test argument points into the suite's package (or names it with ``--pyargs``), when it points
+    at a checkout that holds the suite, or when a loaded conftest provides the suite's fixtures (a suite
+    written against the plugin, as the self-tests do). Decided once, at configure time.
+    """
+    pyargs = bool(config.getoption("pyargs", False))
+    checkout = (PACKAGE_DIR.parent / "pyproject.toml").is_file()  # not an installed copy in site-packages
     for arg in config.args:
-        path = Path(arg.split("::", 1)[0])
+        part = arg.split("::", 1)[0]
+        module = _module_path(part) if pyargs and part.split(".")[0] == PACKAGE_DIR.name else None
+        path = module or Path(part)
         path = (Path(config.invocation_params.dir) / path).resolve() if not path.is_absolute() else path
-        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents or path in PACKAGE_DIR.parents:
+        if path == PACKAGE_DIR or PACKAGE_DIR in path.parents or (checkout and path in PACKAGE_DIR.parents):
             return True
-        if arg.split("::", 1)[0] in ("conformance", "conformance."):
-            return True
-    return False
+    return _suite_fixtures_loaded(config)
+
+
+def _module_path(name: str) -> Path | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin).resolve()
+    return origin.parent if origin.name == "__init__.py" else origin
+
+
+def _suite_fixtures_loaded(config: pytest.Config) -> bool:
+    suite_conftest = sys.modules.get("conformance.conftest")
+    if suite_conftest is None:
+        return False
+    fixture = vars(suite_conftest).get("target")
+    return any(
+        plugin is suite_conftest or (isinstance(plugin, ModuleType) and vars(plugin).get("target") is fixture)
+        for plugin in config.pluginmanager.get_plugins()
+    )
+
+
+def refuse_options_without_suite(config: pytest.Config) -> None:
+    """Suite options on a run that does not collect the suite would certify nothing and exit 0: stop instead.
+
+    Environment variables are not read at all in such a run (a stray POSTBACK_TARGET changes nothing).
+    """
+    from conformance.plugin.options import OPTIONS
+
+    for flag, _, dest, _, _ in OPTIONS:
+        if config.getoption(dest) not in (None, False):
+            raise pytest.UsageError(
+                f"{flag} was given, but this pytest run does not collect the conformance suite; "
+                f"run it with `pytest --pyargs conformance {flag}=...` or `postback-conformance {flag}=...`"
+            )
+
+
+class LastFailedOrigins:
+    """`--lf` after a failed ``::read-back`` check reruns the test that sent its probes too: the check only
+    judges what that test sent in the same run, so alone it would have nothing to read back."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.nodeid.endswith(READBACK_SUFFIX):
+            lastfailed = getattr(self.config.pluginmanager.get_plugin("lfplugin"), "lastfailed", None)
+            if isinstance(lastfailed, dict):
+                lastfailed[report.nodeid.removesuffix(READBACK_SUFFIX)] = True
 
 
 def configure_hypothesis(config: pytest.Config, run: Run) -> None:
@@ -130,7 +193,9 @@ def add_readback_checks(config: pytest.Config, run: Run, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("target") in readback or (params.get("pair") and readback):
             assert item.parent is not None
-            checks.append(ReadbackCheck.from_parent(item.parent, name=f"{item.name}::read-back", origin=item))
+            checks.append(
+                ReadbackCheck.from_parent(item.parent, name=item.name + READBACK_SUFFIX, origin=item)
+            )
     if hasattr(config, "workerinput"):
         # xdist: every worker must collect the same items, and a check must run where its test's ledger is:
         # each worker runs the checks of its own tests after its last test (plugin.distributed).

@@ -160,7 +160,17 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
 
 
 def write(run: RunData, results: list[ClauseResult], path: Path) -> dict[str, Any]:
+    """Write results.json, validated against results.schema.json first: a suite bug is one clear error,
+    never a file that CI tools reject."""
+    import jsonschema
+
     data = build(run, results)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ValueError(
+            run.redactor(f"results.json does not match results.schema.json at {where}: {error.message}")
+        )
     text = run.redactor(json.dumps(data, indent=2, ensure_ascii=False))
     path.write_text(text + "\n", encoding="utf-8")
     return data
