@@ -24,7 +24,7 @@ from conformance.contract.model import V2_BODY_CAP, Cred, RequestShape
 
 # [L], [V2] Parameters: "only alphabets/numbers or _ are allowed".
 NAME_ALPHABET = string.ascii_letters + string.digits + "_"
-# A table name this long at most for records the suite may really write (--conformance-profile name_max default).
+# The longest table name for records the suite may really write (the profile's name_max default).
 MAX_WRITTEN_NAME = 128
 # RFC 9110 section 5.1: field names are case-insensitive (AUTH-02).
 HEADER_SPELLINGS = ("X-TD-Write-Key", "x-td-write-key", "X-TD-WRITE-KEY", "x-Td-wRiTe-KeY")
