@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +85,7 @@ class Ledger:
         self.settle = settle
         self.readbacks = readbacks
         self.entries: dict[str, list[Expected]] = defaultdict(list)
-        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], None]]] = {}
+        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], Iterable[str] | None]]] = {}
         self.last_send = 0.0
         self.resolved = False
         self.error: str | None = None

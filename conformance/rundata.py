@@ -50,6 +50,7 @@ class Settings:
     baseline: Path | None = None
     fail_on: str = "any"
     run_id: str | None = None
+    require_complete: bool = False  # an incomplete verdict fails the run (--require-complete)
 
     @property
     def embedded(self) -> bool:
@@ -78,6 +79,11 @@ class Outcome:
     message: str = ""
     duration: float = 0.0
     findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (for reports)
+    # Which part of its clauses the outcome speaks for: "answer" (the test: the HTTP answers) or
+    # "ingestion" (its ``::read-back`` check). A clause passes only when every part it has was decided.
+    part: str = "answer"
+    # Clauses whose ingestion this test registered but could not verify (the target has no read-back).
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,12 @@ class RunData:
         self.finished_at: datetime | None = None
         self.merged_requests = 0  # requests sent by other processes (xdist workers) of this run
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
+        # Where the seed came from: "--seed", "--hypothesis-seed" (it overrides) or "random".
+        self.seed_source = "--seed"
+        # The test selection: -k and -m expressions, and how many tests they (or --deselect) left out.
+        self.selection: dict[str, Any] = {"keyword": None, "markers": None, "deselected": 0}
+        # target name -> clause IDs that a deselected test would have decided on it (verdict reasons).
+        self.deselected: dict[str, list[str]] = {}
 
     @property
     def versions(self) -> dict[str, str]:

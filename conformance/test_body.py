@@ -281,10 +281,13 @@ def test_generated_non_objects_are_rejected_and_never_ingested(
 @pytest.mark.parametrize(
     "chunked", [pytest.param(False, id="content-length-0"), pytest.param(True, id="chunked")]
 )
-def test_empty_body_is_rejected(target: Transport, chunked: bool) -> None:
-    """BODY-05 (MUST): an empty body (Content-Length: 0, or a chunked body with no data) is answered 400.
-    Nothing in it can be read back, so only the answer is judged."""
+def test_empty_body_is_rejected_and_never_ingested(
+    target: Transport, ingestion: Ingestion, chunked: bool
+) -> None:
+    """BODY-05 (MUST): an empty body (Content-Length: 0, or a chunked body with no data) is answered 400, and
+    after the read-back the run's table holds no record without a probe ID received while it was sent."""
     exchange = target.post(body=b"", chunked=chunked)
+    ingestion.expect_no_unidentified_record(exchange, ["BODY-05"])
     check_outcome(exchange, _shape(target, Body.EMPTY, b"", chunked=chunked))
 
 

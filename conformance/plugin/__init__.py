@@ -63,6 +63,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     suite.add_readback_checks(config, get_run(config), items)
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        suite.record_deselected(get_run(items[0].config), items)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     run = get_run(session.config)

@@ -169,6 +169,14 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "allow sending a write key over plain http to a host outside the loopback range",
         "flag",
     ),
+    (
+        "--require-complete",
+        "POSTBACK_REQUIRE_COMPLETE",
+        "pb_require_complete",
+        "an incomplete verdict (nothing failed, but an applicable MUST clause was not decided: no read-back, "
+        "deselected, https only) fails the run with exit status 1 (certification runs)",
+        "flag",
+    ),
 )
 
 DEFAULT_REMOTE_RPS = 20.0
@@ -357,4 +365,12 @@ def settings_from_config(config: pytest.Config) -> Settings:
         ca_bundle=ca_bundle,
         insecure=bool(values["pb_insecure"]),
         allow_insecure_http=allow_http,
+        require_complete=_truthy(values["pb_require_complete"]),
     )
+
+
+def _truthy(value: Any) -> bool:
+    """A flag set on the command line, or by its environment variable (1, true, yes, on)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -16,6 +16,11 @@ from conformance.checks import LEVEL_STRENGTH, ConformanceFailure, capped_level
 from conformance.contract.catalog import Level, clause
 from conformance.plugin.session import CUTOVER, Finding, Outcome, Run
 
+NOT_EXERCISED = {
+    "answer": "no request of this test exercised it in this run",
+    "ingestion": "no record of this test was judged for it after the read-back",
+}
+
 
 def marked_clauses(item: pytest.Item) -> tuple[str, ...]:
     ids: list[str] = []
@@ -75,6 +80,8 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         detail,
         duration=report.duration,
         exchanges=tuple(run.evidence.get(item.nodeid, ())),
+        part="ingestion" if getattr(item, "origin_nodeid", None) else "answer",
+        unverified=tuple(sorted(run.unverified.get(item.nodeid, ()))),
     )
     if report.skipped:
         reason = _skip_reason(report)
@@ -83,7 +90,13 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         outcome.message = reason
         return outcome
     if report.passed:
+        exercised = run.exercised.get(item.nodeid)
         for cid in marked:
+            if exercised is not None and cid not in exercised and cid not in infos:
+                # The test said which clauses its requests exercised, and not this one (issue 10).
+                outcome.statuses[cid] = "skip"
+                outcome.detail[cid] = NOT_EXERCISED[outcome.part]
+                continue
             outcome.statuses[cid] = "info" if _level(cid, version) is Level.INFO else "pass"
         for cid in infos:
             outcome.statuses.setdefault(cid, "info" if _level(cid, version) is Level.INFO else "pass")

@@ -45,6 +45,31 @@ def write_all(run: RunData) -> list[str]:
     return problems
 
 
+def undecided_lines(results: list[ClauseResult], require_complete: bool) -> list[str]:
+    """The clauses that keep the verdict from being conformant although nothing failed, with the reason."""
+    missing = results_json.undecided(results)
+    if not missing:
+        return []
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for r in missing:
+        grouped.setdefault((r.id, r.level, r.detail.splitlines()[0]), []).append(r.target)
+    consequence = (
+        "exit status 1 (--require-complete)"
+        if require_complete
+        else "exit status 0 unless --require-complete"
+    )
+    lines = [
+        f"undecided: {len(missing)} clause verdict(s) the verdict needs were not decided ({consequence}):"
+    ]
+    for (cid, level, reason), targets in list(grouped.items())[:MAX_SUMMARY]:
+        lines.append(f"  UNDECIDED {cid:8} [{level}] on {', '.join(targets)}: {reason[:160]}")
+    if len(grouped) > MAX_SUMMARY:
+        lines.append(
+            f"  ... and {len(grouped) - MAX_SUMMARY} more (results.json lists them all under undecided)"
+        )
+    return lines
+
+
 def summary_lines(run: RunData) -> list[str]:
     results, problems = _last.get(id(run)) or (aggregate(run), [])
     counts = Counter(r.status for r in results)
@@ -62,6 +87,7 @@ def summary_lines(run: RunData) -> list[str]:
         lines.append(f"  {status.upper():5} {cid:8} [{entries[0].level}] on {targets}: {first[:160]}")
     if len(ordered) > MAX_SUMMARY:
         lines.append(f"  ... and {len(ordered) - MAX_SUMMARY} more (report.html lists them all)")
+    lines += undecided_lines(results, run.settings.require_complete)
     sent = f"seed: {run.seed}; requests sent: {run.requests_sent}"
     lines.append(f"{sent}; probe records carry conformance_id {run.run_id}-*")
     d = run.settings.report_dir
