@@ -240,6 +240,7 @@ def test_any_failing_test_fails_its_clause_and_errors_are_never_failures(tmp_pat
         Outcome("m::e[v2]", "v2", {"EP-03": "warn"}, {"EP-03": "closed"}),
         Outcome("m::e[v2]", "v2", {"EP-03": "error"}, {"EP-03": "teardown broke"}),
         Outcome("m::f[v2]", "v2", {"EP-01": "pass"}),
+        Outcome("m::f[v2]::read-back", "v2", {"EP-01": "pass"}, part="ingestion"),
         Outcome("m::g[v2]", "v2", {"EP-01": "skip"}, {"EP-01": "needs read-back"}),
         Outcome("m::h[legacy]", "legacy", {"EP-04": "info"}),
     ]

@@ -176,10 +176,13 @@ def write_reports(config: pytest.Config, run: Run) -> None:
             for line in transport.log:
                 log.write(run.redactor(json.dumps({"target": name, **line}, ensure_ascii=False)) + "\n")
     if run.settings.baseline is not None:
-        from conformance.cutover.baseline import compare, load
+        from conformance.cutover.baseline import catalog_warning, compare, load
 
         current = json.loads((run.settings.report_dir / "results.json").read_text(encoding="utf-8"))
         diff = compare(str(run.settings.baseline), load(run.settings.baseline), current["clauses"])
+        before = json.loads(run.settings.baseline.read_text(encoding="utf-8"))
+        warning = catalog_warning(str(run.settings.baseline), before, current["catalog"])
+        diff.warnings += [warning] if warning else []
         run.baseline_diff = diff
         path = run.settings.report_dir / "baseline.json"
         path.write_text(json.dumps(diff.as_json(), indent=2) + "\n", encoding="utf-8")
