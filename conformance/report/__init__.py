@@ -46,23 +46,22 @@ def write_all(run: RunData) -> list[str]:
 
 
 def undecided_lines(results: list[ClauseResult], require_complete: bool) -> list[str]:
-    """The clauses that keep the verdict from being conformant although nothing failed, with the reason."""
+    """The clauses that keep the verdict from being conformant although nothing failed, grouped by reason."""
     missing = results_json.undecided(results)
     if not missing:
         return []
-    grouped: dict[tuple[str, str, str], list[str]] = {}
+    grouped: dict[tuple[str, str], list[str]] = {}
     for r in missing:
-        grouped.setdefault((r.id, r.level, r.detail.splitlines()[0]), []).append(r.target)
+        name = r.id if r.level == "MUST" else f"{r.id} ({r.level})"
+        grouped.setdefault((r.detail.splitlines()[0], r.target), []).append(name)
     consequence = (
-        "exit status 1 (--require-complete)"
-        if require_complete
-        else "exit status 0 unless --require-complete"
+        "exit status 1: --require-complete" if require_complete else "exit status 0 unless --require-complete"
     )
     lines = [
         f"undecided: {len(missing)} clause verdict(s) the verdict needs were not decided ({consequence}):"
     ]
-    for (cid, level, reason), targets in list(grouped.items())[:MAX_SUMMARY]:
-        lines.append(f"  UNDECIDED {cid:8} [{level}] on {', '.join(targets)}: {reason[:160]}")
+    for (reason, target), ids in list(grouped.items())[:MAX_SUMMARY]:
+        lines.append(f"  UNDECIDED {', '.join(ids)} on {target}: {reason[:160]}")
     if len(grouped) > MAX_SUMMARY:
         lines.append(
             f"  ... and {len(grouped) - MAX_SUMMARY} more (results.json lists them all under undecided)"
