@@ -90,11 +90,11 @@ class Ingestion:
         self.run.ledger.add(entry)
         return entry
 
-    def expect_no_unidentified_record(self, exchange: Exchange, clauses: Iterable[str]) -> None:
-        """For a request whose body can carry no probe ID (an empty body, BODY-05): after the read-back, the
-        run's table must hold no record without a ``conformance_id`` received while it was sent (within the
-        profile's clock tolerance). Every probe record of the suite carries one (CONTRACT.md, "Probe
-        records"), so such a record can only come from a body like this one."""
+    def expect_no_unidentified_record(self, exchange: Exchange, clauses: Iterable[str], table: str) -> None:
+        """For a request whose body can carry no probe ID (an empty body, BODY-05), sent to a ``table`` of its
+        own (``<table>_<suffix>``, CONTRACT.md "Probe records") that no other request of the suite uses:
+        after the read-back that table must hold no record received while it was sent (within the profile's
+        clock tolerance) that lacks a ``conformance_id``."""
         clauses = tuple(clauses)
         if not self.enabled:
             self.run.unverified.setdefault(self.nodeid, set()).update(clauses)
@@ -105,13 +105,13 @@ class Ingestion:
 
         def judge(record_info: Callable[[str, str], None]) -> Iterable[str]:
             time.sleep(max(0.0, sent_clock + run.ledger.settle - time.monotonic()))
-            records = run.ledger.readbacks[spec.name].records(spec.database, spec.table, [])
+            records = run.ledger.readbacks[spec.name].records(spec.database, table, [])
             strays = [r for r in records if "conformance_id" not in r and _received_near(r, sent, tolerance)]
             if strays:
                 shown = ", ".join(json.dumps(r, ensure_ascii=False)[:120] for r in strays[:3])
                 raise ConformanceFailure(
                     clauses,
-                    f"no record ingested from it in {spec.database}.{spec.table}",
+                    f"no record ingested from it in {spec.database}.{table}",
                     f"{len(strays)} record(s) without a conformance_id received as it was sent: {shown}",
                     [exchange],
                 )
