@@ -189,6 +189,9 @@ class ReadbackCheck(pytest.Item):
         for judge in judgements:
             said = judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
             decided.update(marked_clauses(self) if said is None else said)
+        claimed = set(marked_clauses(self))
+        if not decided & claimed and not claimed & {cid for cid, _ in run.infos.get(self.nodeid, [])}:
+            pytest.skip("the records held, but none decides a clause this test claims")
 
     def _report_may(self, run: Run, entry: Expected, found: int) -> None:
         verdict = "ingested" if found else "not ingested"

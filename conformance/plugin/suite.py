@@ -101,7 +101,7 @@ def header_lines(run: Run) -> list[str]:
     else:
         for t, options in zip(run.planned, (s.primary, s.compare), strict=False):
             assert options is not None
-            readback = options.readback or "none (read-back clauses skip)"
+            readback = options.readback or "none (answers decide; ingestion parts stay undecided)"
             lines.append(f"postback target {t.name}: {options.url} (api {t.version}), read-back: {readback}")
     lines.append(
         f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "

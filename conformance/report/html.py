@@ -295,7 +295,9 @@ def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]
             readback = "embedded read-back"
             url += " (embedded reference target)"
         else:
-            readback = (opts.readback if opts is not None else None) or "none: read-back clauses skip"
+            readback = (
+                opts.readback if opts is not None else None
+            ) or "none: answers decide, ingestion parts stay undecided"
         rows.append(
             (f"target {planned.name}", f"{url}  ·  API version {planned.version}  ·  read-back: {readback}")
         )

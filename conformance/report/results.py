@@ -142,14 +142,17 @@ def _entry(
         same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == status]
         return ClauseResult(clause_id, level, target, status, tests, _join(same) or DEFAULT_DETAIL[status])
     held = {o.part for o in outcomes if o.statuses[clause_id] == "pass"}
-    missing = [part for part in _parts(clause, outcomes) if part not in held]
+    parts = _parts(clause, outcomes)
+    missing = [part for part in parts if part not in held]
     if missing:
         return ClauseResult(
             clause_id, level, target, "skip", tests, _undecided_reason(clause, missing, outcomes, readback)
         )
     # Measured values (e.g. the status seen, AUTH-08) and partial skips stay visible on a pass.
     same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "pass"]
-    skipped = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "skip"]
+    skipped = [
+        o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "skip" and o.part in parts
+    ]
     detail = _join([f"partly skipped: {d}" for d in skipped if d] + same)
     return ClauseResult(clause_id, level, target, "pass", tests, detail)
 
