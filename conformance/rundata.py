@@ -55,6 +55,7 @@ class Settings:
     max_duration: float = 1800.0  # --max-duration: no test starts after that many seconds
     proxy: str | None = None
     client_cert: tuple[str, str | None] | None = None
+    require_complete: bool = False  # an incomplete verdict fails the run (--require-complete)
 
     @property
     def embedded(self) -> bool:
@@ -83,6 +84,11 @@ class Outcome:
     message: str = ""
     duration: float = 0.0
     findings: tuple[Finding, ...] = ()  # the violations behind a fail/warn/info verdict (for reports)
+    # Which part of its clauses the outcome speaks for: "answer" (the test: the HTTP answers) or
+    # "ingestion" (its ``::read-back`` check). A clause passes only when every part it has was decided.
+    part: str = "answer"
+    # Clauses whose ingestion this test registered but could not verify (the target has no read-back).
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,12 @@ class RunData:
         self.workers = 0  # xdist workers whose part was merged into this run (0: a serial run)
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
         self.traffic: list[dict[str, Any]] = []  # every exchange as plain data (traffic.entry): traffic.har
+        # Where the seed came from: "--seed", "--hypothesis-seed" (it overrides) or "random".
+        self.seed_source = "--seed"
+        # The test selection: -k and -m expressions, and how many tests they (or --deselect) left out.
+        self.selection: dict[str, Any] = {"keyword": None, "markers": None, "deselected": 0}
+        # target name -> clause IDs that a deselected test would have decided on it (verdict reasons).
+        self.deselected: dict[str, list[str]] = {}
 
     @property
     def versions(self) -> dict[str, str]:

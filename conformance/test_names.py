@@ -243,12 +243,15 @@ def test_name_with_a_forbidden_character_is_rejected_and_never_ingested(
 @pytest.mark.clause("NAME-02")
 @given(data=st.data())
 def test_name_is_accepted_exactly_when_it_holds_only_allowed_characters(
-    target: Transport, profile: Profile, ingestion: Ingestion, data: st.DataObject
+    target: Transport, profile: Profile, ingestion: Ingestion, info: Info, data: st.DataObject
 ) -> None:
     """NAME-02 (MUST): over an adversarial alphabet, a name is answered 200 if it fullmatches
-    [A-Za-z0-9_]+, else 400 and never ingested."""
+    [A-Za-z0-9_]+, else 400 and never ingested. NAME-02 passes only when a forbidden name was drawn."""
+    info.exercised()
     position = data.draw(st.sampled_from(POSITIONS), label="position")
     name = data.draw(adversarial_names(min(16, profile.name_max)), label="name")
+    if not is_valid_name(name):
+        info.exercised("NAME-02")
     failure = send_name(target, profile, ingestion, position, name)
     if failure is not None:
         raise failure

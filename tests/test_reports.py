@@ -160,6 +160,11 @@ def _minimal() -> dict[str, Any]:
         "targets": [{"name": "v2", "url": "http://127.0.0.1:8081", "api_version": "v2", "readback": True}],
         "profile_overrides": {},
         "requests_sent": 3,
+        "seed_source": "--seed",
+        "strict": False,
+        "selection": {"keyword": None, "markers": None, "deselected": 0},
+        "catalog": {"version": "1.1", "sha256": "1" * 64},
+        "undecided": [],
         "clauses": [clause],
     }
 
@@ -187,6 +192,12 @@ BROKEN = [
     pytest.param(_set("targets.0.api_version", "v3"), id="unknown-api-version"),
     pytest.param(_set("started_at", "yesterday"), id="free-form-time"),
     pytest.param(_set("verdict", "not-conformant"), id="not-conformant-without-a-failure"),
+    pytest.param(_set("verdict", "incomplete"), id="incomplete-without-an-undecided-clause"),
+    pytest.param(
+        _set("undecided", [{"id": "EP-01", "target": "v2", "level": "MUST", "reason": "no read-back"}]),
+        id="conformant-with-an-undecided-clause",
+    ),
+    pytest.param(_set("seed_source", "somewhere"), id="unknown-seed-source"),
 ]
 
 
@@ -240,6 +251,7 @@ def test_any_failing_test_fails_its_clause_and_errors_are_never_failures(tmp_pat
         Outcome("m::e[v2]", "v2", {"EP-03": "warn"}, {"EP-03": "closed"}),
         Outcome("m::e[v2]", "v2", {"EP-03": "error"}, {"EP-03": "teardown broke"}),
         Outcome("m::f[v2]", "v2", {"EP-01": "pass"}),
+        Outcome("m::f[v2]::read-back", "v2", {"EP-01": "pass"}, part="ingestion"),
         Outcome("m::g[v2]", "v2", {"EP-01": "skip"}, {"EP-01": "needs read-back"}),
         Outcome("m::h[legacy]", "legacy", {"EP-04": "info"}),
     ]

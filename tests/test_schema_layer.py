@@ -91,15 +91,23 @@ def test_schema_module_alone_checks_the_spec_cap(tmp_path: Path) -> None:
 
 
 def test_schema_module_passes_the_reference_targets(tmp_path: Path) -> None:
-    """``pytest -m schema`` against the embedded reference targets (legacy and v2): conformant, and every
-    clause the module marks passes on both."""
+    """``pytest -m schema`` against the embedded reference targets (legacy and v2): nothing fails, and every
+    clause the module marks passes on both; the verdict is incomplete (the layer alone leaves most MUST
+    clauses undecided)."""
     run = run_pytest([str(SUITE / MODULE[0]), "-m", "schema"], tmp_path)
     assert run.exit_code == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert run.results["verdict"] == "conformant"
+    assert run.results["verdict"] == "incomplete"
+    assert "AUTH-01" in {u["id"] for u in run.results["undecided"]}
     assert not _failing(run)
     for target in ("legacy", "v2"):
-        for cid in ("EP-02", "NAME-01", "NAME-02", "BODY-03", "BODY-04", "BODY-08", "RESP-01", "RESP-03"):
+        for cid in ("EP-02", "NAME-01", "BODY-08", "RESP-01", "RESP-03"):
             assert run.status(cid, target) == "pass", (cid, target)
+        # The layer reads back only probe records sent to the run's table: the "never ingested" part of a
+        # refused name or body is left to the modules that read it back (issue 10: never a pass unseen).
+        for cid in ("NAME-02", "BODY-03", "BODY-04"):
+            entry = next(e for e in run.results["clauses"] if e["id"] == cid and e["target"] == target)
+            assert entry["status"] == "skip", (cid, target)
+            assert entry["detail"].startswith("answer conformant; ingestion not verified"), entry
     assert run.status("SIZE-02", "v2") == "pass"
     _assert_secret_kept(run)
 

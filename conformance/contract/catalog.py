@@ -5,6 +5,7 @@ The data lives in ``clauses.toml`` beside this module (the project's own wording
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,6 +57,8 @@ def catalog() -> dict[str, Clause]:
     raw = tomllib.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     clauses: dict[str, Clause] = {}
     for cid, row in raw.items():
+        if not isinstance(row, dict):  # catalog_version
+            continue
         overrides = tuple(
             (version, Level(row[f"level_{version}"])) for version in VERSIONS if f"level_{version}" in row
         )
@@ -70,6 +73,19 @@ def catalog() -> dict[str, Clause]:
             level_overrides=overrides,
         )
     return clauses
+
+
+@cache
+def catalog_version() -> str:
+    """The catalog's own version (``catalog_version`` in clauses.toml)."""
+    raw = tomllib.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    return str(raw.get("catalog_version", "0"))
+
+
+@cache
+def catalog_sha256() -> str:
+    """The sha256 of clauses.toml as shipped: two runs with the same hash judged by the same clauses."""
+    return hashlib.sha256(CATALOG_PATH.read_bytes()).hexdigest()
 
 
 def clause(cid: str) -> Clause:

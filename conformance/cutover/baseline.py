@@ -36,11 +36,13 @@ class BaselineDiff:
     regressed: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     new: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. the baseline was judged by another catalog
 
     def as_json(self) -> dict[str, Any]:
         return {
             "baseline": self.file,
             **{name: [c.__dict__ for c in getattr(self, name)] for name in ("regressed", "fixed", "new")},
+            "warnings": list(self.warnings),
         }
 
     def lines(self) -> list[str]:
@@ -48,6 +50,7 @@ class BaselineDiff:
             f"baseline {self.file}: {len(self.regressed)} regressed, {len(self.fixed)} fixed, "
             f"{len(self.new)} new"
         ]
+        out += [f"  WARNING   {w}" for w in self.warnings]
         for label, changes in (("REGRESSED", self.regressed), ("fixed", self.fixed), ("new", self.new)):
             out += [f"  {label:9} {c.describe()}" for c in changes]
         return out
@@ -66,6 +69,24 @@ def load(path: Path) -> list[dict[str, Any]]:
     ):
         raise BaselineError(f"baseline {path} is not a results.json (no clauses list)")
     return clauses
+
+
+def catalog_warning(file: str, baseline: dict[str, Any], current: dict[str, str]) -> str | None:
+    """A warning when the baseline was judged by another clause catalog (version or clauses.toml hash):
+    a clause may then mean something else, so a change of status need not be a change of the target."""
+    before = baseline.get("catalog") if isinstance(baseline, dict) else None
+    if not isinstance(before, dict):
+        return (
+            f"baseline {file} records no catalog (made before results.json recorded it); this run uses "
+            f"catalog {current['version']}: clause statuses may not compare"
+        )
+    if before.get("sha256") == current["sha256"]:
+        return None
+    return (
+        f"baseline {file} was made with clause catalog {before.get('version')} "
+        f"(sha256 {str(before.get('sha256'))[:12]}...), this run uses {current['version']} "
+        f"(sha256 {current['sha256'][:12]}...): clause statuses may not compare"
+    )
 
 
 def _key(entry: dict[str, Any], single: bool) -> tuple[str, str]:

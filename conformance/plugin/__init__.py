@@ -89,6 +89,12 @@ def _start(run: Run) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    run = _run(items[0].config) if items else None
+    if run:
+        suite.record_deselected(run, items)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     # xdist: the controller starts (or checks) the targets once, before its workers start.

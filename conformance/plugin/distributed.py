@@ -75,6 +75,10 @@ def worker_output(run: Run) -> bytes:
             "throttles": run.own_throttles(),
         },
         "reports": run.deferred_reports,
+        # Every worker collects the same tests, so each saw the same deselection and the same seed.
+        "selection": run.selection,
+        "deselected": run.deselected,
+        "seed_source": run.seed_source,
     }
     return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -84,6 +88,9 @@ def merge_worker(config: pytest.Config, run: Run, data: bytes) -> None:
     payload = pickle.loads(data)  # noqa: S301 - our own worker, through execnet's private channel
     outcomes: list[Outcome] = payload["outcomes"]
     run.outcomes.extend(outcomes)
+    if not run.workers:
+        run.selection, run.deselected = payload["selection"], payload["deselected"]
+        run.seed_source = payload["seed_source"]
     run.workers += 1
     run.merged_requests += int(payload["requests_sent"])
     run.traffic.extend(payload["traffic"])  # traffic.har sorts the entries by time

@@ -19,5 +19,14 @@ class Info:
     def record(self, clause_id: str, text: str) -> None:
         self.run.record_info(self.nodeid, clause_id, text)
 
+    def exercised(self, *clause_ids: str) -> None:
+        """Say which of the test's clauses a request of this run really exercised.
+
+        A test that calls this (even with no ID) is judged on those alone: its other clauses come out
+        ``skip`` ("no request of this run exercised it"), never ``pass``. For property tests and
+        schemathesis phases, whose draws may miss a combination.
+        """
+        self.run.exercised.setdefault(self.nodeid, set()).update(clause_ids)
+
 
 __all__ = ["Info", "Ingestion", "Run"]

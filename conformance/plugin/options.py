@@ -208,6 +208,14 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "private key (PEM) of --client-cert, when not in the same file",
         "str",
     ),
+    (
+        "--require-complete",
+        "POSTBACK_REQUIRE_COMPLETE",
+        "pb_require_complete",
+        "an incomplete verdict (nothing failed, but an applicable MUST clause was not decided: no read-back, "
+        "deselected, https only) fails the run with exit status 1 (certification runs)",
+        "flag",
+    ),
 )
 
 DEFAULT_REMOTE_RPS = 20.0
@@ -417,11 +425,12 @@ def settings_from_config(config: pytest.Config) -> Settings:
         max_rps=max_rps,
         timeout=_number(values["pb_timeout"], "--request-timeout", float, 0.1)
         if values["pb_timeout"]
-        else 10.0,
+        else 30.0,
         ca_bundle=ca_bundle,
         insecure=bool(values["pb_insecure"]),
         allow_insecure_http=allow_http,
         **_network_settings(values),
+        require_complete=bool(values["pb_require_complete"]),
     )
 
 

@@ -7,6 +7,7 @@ once and reads everything back; each then judges its own test's records.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -20,12 +21,15 @@ from conformance.contract.catalog import Level, clause
 from conformance.contract.model import Expectation, Ingest
 from conformance.contract.value_mapping import Undecided
 from conformance.plugin.session import Run, get_run
+from conformance.plugin.verdicts import marked_clauses
 from conformance.readback import Check, Expected
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
 
 MAX_LISTED = 5
-Judge = Callable[[Callable[[str, str], None]], None]
+# A judgement run after the read-back; it returns the clause IDs whose ingestion it decided (None: all the
+# test's clauses), may raise a ConformanceFailure or skip.
+Judge = Callable[[Callable[[str, str], None]], Iterable[str] | None]
 
 
 class Ingestion:
@@ -48,6 +52,9 @@ class Ingestion:
         table: str | None = None,
     ) -> None:
         if not self.enabled:
+            # The answer part still decides; the ingestion part of these clauses stays undecided (skip).
+            if ingest is not Ingest.MAY:
+                self.run.unverified.setdefault(self.nodeid, set()).update(clauses)
             return
         cid = exchange.request.conformance_id
         if cid is None:
@@ -89,10 +96,55 @@ class Ingestion:
         self.run.ledger.add(entry)
         return entry
 
+    def expect_no_unidentified_record(self, exchange: Exchange, clauses: Iterable[str], table: str) -> None:
+        """For a request whose body can carry no probe ID (an empty body, BODY-05), sent to a ``table`` of its
+        own (``<table>_<suffix>``, CONTRACT.md "Probe records") that no other request of the suite uses:
+        after the read-back that table must hold no record received while it was sent (within the profile's
+        clock tolerance) that lacks a ``conformance_id``."""
+        clauses = tuple(clauses)
+        if not self.enabled:
+            self.run.unverified.setdefault(self.nodeid, set()).update(clauses)
+            return
+        run, spec, sent = self.run, self.target.spec, time.time()
+        sent_clock = time.monotonic()
+        tolerance = run.settings.profile.clock_tolerance
+
+        def judge(record_info: Callable[[str, str], None]) -> Iterable[str]:
+            source = run.ledger.readbacks[spec.name]
+            if getattr(source, "windowed", False):
+                # A windowed backend (--readback=td) answers by probe ID only: it cannot list a whole table.
+                pytest.skip(f"{', '.join(clauses)}: 'never ingested' needs a read-back that lists a table")
+            time.sleep(max(0.0, sent_clock + run.ledger.settle - time.monotonic()))
+            records = source.records(spec.database, table, [])
+            strays = [r for r in records if "conformance_id" not in r and _received_near(r, sent, tolerance)]
+            if strays:
+                shown = ", ".join(json.dumps(r, ensure_ascii=False)[:120] for r in strays[:3])
+                raise ConformanceFailure(
+                    clauses,
+                    f"no record ingested from it in {spec.database}.{table}",
+                    f"{len(strays)} record(s) without a conformance_id received as it was sent: {shown}",
+                    [exchange],
+                )
+            return clauses
+
+        self.after_readback(judge)
+
     def after_readback(self, judge: Judge) -> None:
         """Run ``judge(record_info)`` once the records are read back (it may raise a ConformanceFailure);
-        ``record_info(clause_id, text)`` reports a measured value on the read-back check."""
+        ``record_info(clause_id, text)`` reports a measured value on the read-back check. The judge returns
+        the clauses whose ingestion it decided, or None for all of the test's clauses."""
         self.run.ledger.judgements.setdefault(self.nodeid, []).append(judge)
+
+
+def _received_near(record: dict[str, Any], sent: float, tolerance: float) -> bool:
+    """Whether a record's ``time`` (UNIX seconds, a number or a string of digits) is within ``tolerance``
+    of ``sent``; a record without a readable time counts as near (nothing places it elsewhere)."""
+    value = record.get("time")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True
+    return abs(value - sent) <= tolerance
 
 
 class ReadbackCheck(pytest.Item):
@@ -128,9 +180,14 @@ class ReadbackCheck(pytest.Item):
         judgements = run.ledger.judgements.get(self.origin_nodeid, [])
         if not entries and not judgements:
             pytest.skip("the test sent nothing to read back (it failed, skipped or had no read-back)")
+        # Only the clauses whose records were judged here pass (verdicts.classify): an entry that must or
+        # must not be ingested, or a judgement's own answer; INFO values count through record_info.
+        decided = run.exercised.setdefault(self.nodeid, set())
         failures: list[tuple[Expected, str, str]] = []
         undecided: list[tuple[Expected, str, str]] = []
         for entry in entries:
+            if entry.ingest is not Ingest.MAY:
+                decided.update(entry.clauses)
             found = len(entry.records)
             if entry.ingest is Ingest.MUST:
                 if found != 1:
@@ -151,9 +208,15 @@ class ReadbackCheck(pytest.Item):
         if failures:
             raise self._failure(failures, run.ledger.settle)
         for judge in judgements:
-            judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
+            said = judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
+            decided.update(marked_clauses(self) if said is None else said)
         if undecided:  # what the read-back's value mapping cannot decide is INFO, never a failure
+            for entry, _, _ in undecided:
+                decided.difference_update(entry.clauses)
             raise self._failure(undecided, run.ledger.settle, Level.INFO)
+        claimed = set(marked_clauses(self))
+        if not decided & claimed and not claimed & {cid for cid, _ in run.infos.get(self.nodeid, [])}:
+            pytest.skip("the records held, but none decides a clause this test claims")
 
     def _report_may(self, run: Run, entry: Expected, found: int) -> None:
         verdict = "ingested" if found else "not ingested"

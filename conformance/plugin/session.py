@@ -34,6 +34,10 @@ class Run(RunData):
         self.ledger = Ledger(settings.settle, {})
         self.infos: dict[str, list[tuple[str, str]]] = {}
         self.evidence: dict[str, list[Exchange]] = {}
+        # Per test (node ID): the clauses it exercised, for tests that say (property tests, schemathesis
+        # phases, read-back checks); and the clauses whose ingestion it could not verify (no read-back).
+        self.exercised: dict[str, set[str]] = {}
+        self.unverified: dict[str, set[str]] = {}
         self.baseline_diff: BaselineDiff | None = None
         self.started = False
         self.ready = False  # every target is up (reports are written only then)

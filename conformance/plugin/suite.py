@@ -12,7 +12,7 @@ import pytest
 import conformance
 from conformance.contract.catalog import clause
 from conformance.plugin.readback_items import ReadbackCheck
-from conformance.plugin.session import Run
+from conformance.plugin.session import CUTOVER, Run
 from conformance.plugin.verdicts import marked_clauses
 
 PACKAGE_DIR = Path(conformance.__file__).resolve().parent
@@ -95,9 +95,22 @@ def configure_hypothesis(config: pytest.Config, run: Run) -> None:
     """One seed for the whole run; no example database, so the same seed gives the same requests."""
     from hypothesis import HealthCheck, core, settings
 
-    if config.getoption("hypothesis_seed", None) is None:
+    forced = config.getoption("hypothesis_seed", None)
+    if forced is None:
         config.option.hypothesis_seed = run.seed
         core.global_force_seed = run.seed  # type: ignore[assignment]
+        if not (config.getoption("pb_seed", None) or os.environ.get("POSTBACK_SEED")):
+            run.seed_source = "random"
+    else:
+        # --hypothesis-seed overrides the run's seed: the whole run (schemathesis included) uses it, and the
+        # reports say so.
+        try:
+            run.seed = int(forced)
+        except ValueError:
+            raise pytest.UsageError(f"--hypothesis-seed must be an integer, got {forced!r}") from None
+        run.seed_source = "--hypothesis-seed"
+    run.selection["keyword"] = config.getoption("keyword", None) or None
+    run.selection["markers"] = config.getoption("markexpr", None) or None
     try:
         # schemathesis swaps hypothesis' printer for one that prints nothing, which blanks every falsifying
         # example; run its setup now, then put the real printer back (our schema is small).
@@ -119,6 +132,26 @@ def configure_hypothesis(config: pytest.Config, run: Run) -> None:
     settings.load_profile("postback-conformance")
 
 
+def record_deselected(run: Run, items: list[pytest.Item]) -> None:
+    """-k, -m or --deselect left these tests out: their clauses are undecided for that reason."""
+    run.selection["deselected"] = int(run.selection.get("deselected", 0)) + len(items)
+    planned = [t.name for t in run.planned]
+    for item in items:
+        clauses = marked_clauses(item)
+        if not clauses:
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("pair"):
+            names = [CUTOVER]
+        elif params.get("target"):
+            names = [str(params["target"])]
+        else:
+            names = planned
+        for name in names:
+            known = run.deselected.setdefault(name, [])
+            known.extend(c for c in clauses if c not in known)
+
+
 def header_lines(run: Run) -> list[str]:
     s = run.settings
     lines = []
@@ -131,7 +164,7 @@ def header_lines(run: Run) -> list[str]:
     else:
         for t, options in zip(run.planned, (s.primary, s.compare), strict=False):
             assert options is not None
-            readback = options.readback or "none (read-back clauses skip)"
+            readback = options.readback or "none (answers decide; ingestion parts stay undecided)"
             lines.append(f"postback target {t.name}: {options.url} (api {t.version}), read-back: {readback}")
     lines.append(
         f"postback seed: {run.seed}  run ID: {run.run_id}  settle: {s.settle:g} s  "
@@ -211,19 +244,28 @@ def write_reports(config: pytest.Config, run: Run) -> None:
 
     write_all(run)  # traffic.har replaces the former requests.jsonl
     if run.settings.baseline is not None:
-        from conformance.cutover.baseline import compare, load
+        from conformance.cutover.baseline import catalog_warning, compare, load
 
         current = json.loads((run.settings.report_dir / "results.json").read_text(encoding="utf-8"))
         diff = compare(str(run.settings.baseline), load(run.settings.baseline), current["clauses"])
+        before = json.loads(run.settings.baseline.read_text(encoding="utf-8"))
+        warning = catalog_warning(str(run.settings.baseline), before, current["catalog"])
+        diff.warnings += [warning] if warning else []
         run.baseline_diff = diff
         path = run.settings.report_dir / "baseline.json"
         path.write_text(json.dumps(diff.as_json(), indent=2) + "\n", encoding="utf-8")
 
 
 def exit_status(run: Run, status: int) -> int:
-    """``--fail-on regression``: only a regression against the baseline fails the run."""
+    """``--fail-on regression``: only a regression against the baseline fails the run.
+    ``--require-complete``: an ``incomplete`` verdict (an applicable MUST clause undecided) fails it too."""
     if run.settings.fail_on == "regression" and run.baseline_diff is not None and status in (0, 1):
-        return 1 if run.baseline_diff.regressed else 0
+        status = 1 if run.baseline_diff.regressed else 0
+    if status == 0 and run.settings.require_complete:
+        from conformance.report.results import aggregate, verdict
+
+        if verdict(aggregate(run)) == "incomplete":
+            return 1
     return status
 
 

@@ -16,6 +16,11 @@ from conformance.checks import LEVEL_STRENGTH, ConformanceFailure, capped_level
 from conformance.contract.catalog import Level, clause
 from conformance.plugin.session import CUTOVER, Finding, Outcome, Run
 
+NOT_EXERCISED = {
+    "answer": "no request of this test exercised it in this run",
+    "ingestion": "no record of this test was judged for it after the read-back",
+}
+
 
 def marked_clauses(item: pytest.Item) -> tuple[str, ...]:
     ids: list[str] = []
@@ -75,6 +80,8 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         detail,
         duration=report.duration,
         exchanges=tuple(run.evidence.get(item.nodeid, ())),
+        part="ingestion" if getattr(item, "origin_nodeid", None) else "answer",
+        unverified=tuple(sorted(run.unverified.get(item.nodeid, ()))),
     )
     if report.skipped:
         reason = _skip_reason(report)
@@ -83,10 +90,23 @@ def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
         outcome.message = reason
         return outcome
     if report.passed:
+        exercised = run.exercised.get(item.nodeid)
         for cid in marked:
+            measured = cid in infos and _level(cid, version) is Level.INFO
+            if exercised is not None and cid not in exercised and not measured:
+                # The test said which clauses its requests exercised, and not this one (issue 10). A read-back
+                # check says nothing about a clause whose records nobody reads back.
+                if outcome.part == "ingestion" and not clause(cid).needs_readback:
+                    continue
+                outcome.statuses[cid] = "skip"
+                outcome.detail[cid] = infos.get(cid) or NOT_EXERCISED[outcome.part]
+                continue
             outcome.statuses[cid] = "info" if _level(cid, version) is Level.INFO else "pass"
         for cid in infos:
             outcome.statuses.setdefault(cid, "info" if _level(cid, version) is Level.INFO else "pass")
+        if not outcome.statuses:  # a read-back check that judged none of its test's clauses: say so
+            outcome.statuses = dict.fromkeys(marked, "skip")
+            outcome.detail = dict.fromkeys(marked, NOT_EXERCISED[outcome.part])
         return outcome
     excinfo = call.excinfo
     failures = list(_failures(excinfo.value)) if excinfo is not None else []

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -137,7 +137,7 @@ class Ledger:
         self.settle = settle
         self.readbacks = readbacks
         self.entries: dict[str, list[Expected]] = defaultdict(list)
-        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], None]]] = {}
+        self.judgements: dict[str, list[Callable[[Callable[[str, str], None]], Iterable[str] | None]]] = {}
         self.last_send = 0.0
         self.resolved = False
         self.error: str | None = None

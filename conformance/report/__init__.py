@@ -30,7 +30,7 @@ def write_all(run: RunData) -> list[str]:
         ("junit.xml", lambda path: junit.write(run, results, path)),
         ("report.html", lambda path: html.write(run, results, path)),
         ("traffic.har", lambda path: har.write(run, path)),
-        ("summary.md", lambda path: summary.write(run, results, path)),
+        ("summary.md", lambda path: summary.write(run, results, path, results_json.undecided(results))),
     ]
     problems: list[str] = []
     try:
@@ -45,6 +45,30 @@ def write_all(run: RunData) -> list[str]:
             problems.append(run.redactor(f"could not write {name}: {type(exc).__name__}: {exc}"))
     _last[id(run)] = (results, problems)
     return problems
+
+
+def undecided_lines(results: list[ClauseResult], require_complete: bool) -> list[str]:
+    """The clauses that keep the verdict from being conformant although nothing failed, grouped by reason."""
+    missing = results_json.undecided(results)
+    if not missing:
+        return []
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for r in missing:
+        name = r.id if r.level == "MUST" else f"{r.id} ({r.level})"
+        grouped.setdefault((r.detail.splitlines()[0], r.target), []).append(name)
+    consequence = (
+        "exit status 1: --require-complete" if require_complete else "exit status 0 unless --require-complete"
+    )
+    lines = [
+        f"undecided: {len(missing)} clause verdict(s) the verdict needs were not decided ({consequence}):"
+    ]
+    for (reason, target), ids in list(grouped.items())[:MAX_SUMMARY]:
+        lines.append(f"  UNDECIDED {', '.join(ids)} on {target}: {reason[:160]}")
+    if len(grouped) > MAX_SUMMARY:
+        lines.append(
+            f"  ... and {len(grouped) - MAX_SUMMARY} more (results.json lists them all under undecided)"
+        )
+    return lines
 
 
 def summary_lines(run: RunData) -> list[str]:
@@ -64,6 +88,7 @@ def summary_lines(run: RunData) -> list[str]:
         lines.append(f"  {status.upper():5} {cid:8} [{entries[0].level}] on {targets}: {first[:160]}")
     if len(ordered) > MAX_SUMMARY:
         lines.append(f"  ... and {len(ordered) - MAX_SUMMARY} more (report.html lists them all)")
+    lines += undecided_lines(results, run.settings.require_complete)
     sent = f"seed: {run.seed}; requests sent: {run.requests_sent}"
     lines.append(f"{sent}; probe records carry conformance_id {run.run_id}-*")
     d = run.settings.report_dir

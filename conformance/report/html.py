@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from conformance import __version__
-from conformance.contract.catalog import catalog
+from conformance.contract.catalog import catalog, catalog_sha256, catalog_version
 from conformance.contract.spec import spec_sha256
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import (
@@ -29,6 +29,7 @@ from conformance.report.results import (
     merge_phases,
     report_targets,
     strongest,
+    undecided,
     verdict,
 )
 from conformance.rundata import CUTOVER, Outcome, RunData
@@ -137,6 +138,8 @@ class Page:
     started: str
     tests: int
     requests: int
+    undecided: list[ClauseResult]  # what makes the verdict incomplete, each with its reason
+    strict: bool
 
 
 def _status(outcome: Outcome) -> str:
@@ -294,7 +297,9 @@ def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]
             readback = "embedded read-back"
             url += " (embedded reference target)"
         else:
-            readback = (opts.readback if opts is not None else None) or "none: read-back clauses skip"
+            readback = (
+                opts.readback if opts is not None else None
+            ) or "none: answers decide, ingestion parts stay undecided"
         rows.append(
             (f"target {planned.name}", f"{url}  ·  API version {planned.version}  ·  read-back: {readback}")
         )
@@ -302,7 +307,9 @@ def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     rows += [
         ("suite version", f"postback-conformance {__version__}"),
         ("spec sha256", f"{spec_sha256()} (specs/openapi.yaml)"),
-        ("seed", f"{run.seed}  (rerun the same requests with --seed {run.seed})"),
+        ("seed", f"{run.seed}  (from {run.seed_source}; rerun the same requests with --seed {run.seed})"),
+        ("test selection", _selection(run)),
+        ("clause catalog", f"version {catalog_version()}, sha256 {catalog_sha256()} (clauses.toml)"),
         ("run ID", f"{run.run_id}  (every probe record's conformance_id starts with {run.run_id}-)"),
         (
             "requests sent",
@@ -325,6 +332,15 @@ def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     if s.profile_path:
         profile.insert(0, ("profile file", str(s.profile_path)))
     return rows, profile
+
+
+def _selection(run: RunData) -> str:
+    selection = run.selection
+    parts = [f"-k {selection['keyword']!r}"] if selection.get("keyword") else []
+    parts += [f"-m {selection['markers']!r}"] if selection.get("markers") else []
+    deselected = int(selection.get("deselected") or 0)
+    parts.append(f"{deselected} test(s) deselected" if deselected else "no test deselected")
+    return "; ".join(parts)
 
 
 def _pytest_version() -> str:
@@ -363,6 +379,8 @@ def page(run: RunData, results: list[ClauseResult]) -> Page:
         started=_timestamp(run.started_at),
         tests=len(outcomes),
         requests=run.requests_sent,
+        undecided=undecided(results),
+        strict=run.settings.strict,
     )
 
 

@@ -3,9 +3,11 @@
 The layout is the common JUnit XML one (``testsuites/testsuite/testcase`` with ``properties``, ``failure``,
 ``error``, ``skipped``, ``system-out``) that CI viewers render. Each testcase has one ``clause`` property per
 clause ID, ``level`` (the strongest level among the clauses that decided it), ``target`` and ``verdict``
-(pass, fail, warn, skip, error, info). A SHOULD miss is a passing testcase (CI stays green) whose ``verdict``
-is ``warn``, whose name is not changed, and whose system-out starts with ``WARNING``; ``--strict`` makes it a
-failure. A test's read-back check (``<test>::read-back``) is a testcase of its own.
+(pass, fail, warn, skip, error, info). The suite's properties hold the run's verdict (conformant,
+incomplete, not-conformant) and one ``undecided`` property per clause that makes it incomplete. A SHOULD
+miss is a passing testcase (CI stays green) whose ``verdict`` is ``warn``, whose name is not changed, and
+whose system-out starts with ``WARNING``; ``--strict`` makes it a failure. A test's read-back check
+(``<test>::read-back``) is a testcase of its own.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from datetime import UTC
 from pathlib import Path
 
 from conformance import __version__
-from conformance.contract.catalog import Level, clause
+from conformance.contract.catalog import Level, catalog_sha256, catalog_version, clause
 from conformance.contract.spec import spec_sha256
 from conformance.report.evidence import ExchangeView, printable
-from conformance.report.results import ClauseResult, merge_phases, strongest, verdict
+from conformance.report.results import ClauseResult, merge_phases, strongest, undecided, verdict
 from conformance.rundata import CUTOVER, Outcome, RunData
 
 LEVELS = (Level.MUST, Level.SHOULD, Level.INFO)
@@ -107,8 +109,19 @@ def build(run: RunData, results: list[ClauseResult]) -> ET.Element:
     }
     for t in run.planned:
         settings[f"target.{t.name}"] = f"{t.version} " + (run.urls.get(t.name, "(not started)"))
+    settings["seed_source"] = run.seed_source
+    settings["catalog"] = f"{catalog_version()} sha256 {catalog_sha256()}"
+    for key in ("keyword", "markers", "deselected"):
+        if run.selection.get(key):
+            settings[f"selection.{key}"] = str(run.selection[key])
     for name, text in settings.items():
         ET.SubElement(props, "property", name=name, value=text)
+    # verdict incomplete: one property per clause the verdict needs but no test decided, with the reason.
+    for r in undecided(results):
+        reason = r.detail.splitlines()[0]
+        ET.SubElement(
+            props, "property", name="undecided", value=f"{r.id} [{r.level}] on {r.target}: {reason}"
+        )
     targets = {t.name for t in run.planned} | {CUTOVER}
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total = 0.0

@@ -1,8 +1,14 @@
 """results.json (CONTRACT.md, "Reports"): one entry per (clause, target), aggregated over every test.
 
 The shape is fixed by CONTRACT.md and checked by ``results.schema.json`` beside this module (JSON Schema
-draft 2020-12); the one field beyond CONTRACT.md's example is ``run_id``, the prefix of every probe
-record's ``conformance_id`` (how a user finds and deletes them afterwards).
+draft 2020-12). Beyond CONTRACT.md's example: ``run_id`` (the prefix of every probe record's
+``conformance_id``), ``seed_source`` (``--seed``, ``--hypothesis-seed`` or ``random``), ``strict``,
+``selection`` (``-k``, ``-m``, how many tests were deselected), ``catalog`` (the clause catalog's version and
+sha256) and ``undecided`` (the clauses that make a verdict ``incomplete``, each with its reason).
+
+A clause has parts: the answer, and the ingestion where read-back decides it. Per (clause, target) it is
+``fail`` when any decided part failed, ``pass`` only when every part was decided and held, ``skip`` with
+the reason otherwise (issue 10).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.contract.catalog import catalog
+from conformance.contract.catalog import Clause, Level, catalog, catalog_sha256, catalog_version
 from conformance.contract.spec import spec_sha256
 from conformance.rundata import CUTOVER, Outcome, RunData
 
@@ -24,7 +30,17 @@ SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 PRIORITY = ("fail", "error", "warn", "pass", "info", "skip")
 STATUSES = frozenset(PRIORITY)
 MAX_DETAILS = 12  # distinct detail lines kept per entry; the rest are counted
-NOT_SELECTED = "no test for this clause was selected in this run"
+NOT_SELECTED = "not selected: no test of this run decides it (the run was limited to some test files)"
+DESELECTED = "deselected by -k/-m: the tests that decide it were left out of this run"
+NO_READBACK = "no read-back (--readback)"
+NOT_READ_BACK = "no test of this run read its records back"
+DEFAULT_DETAIL = {
+    "fail": "failed (the test gave no message)",
+    "warn": "missed (the test gave no message)",
+    "error": "the suite could not run this check",
+    "skip": "skipped (no reason given)",
+    "info": "checked; the test recorded no value",
+}
 
 
 @dataclass
@@ -35,6 +51,8 @@ class ClauseResult:
     status: str
     tests: list[str]
     detail: str
+    # Whether the verdict needs it decided: MUST, and SHOULD under --strict (not part of results.json).
+    required: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,43 +103,105 @@ def _join(details: list[str]) -> str:
     return "\n".join(unique)
 
 
-def _entry(clause_id: str, level: str, target: str, outcomes: list[Outcome]) -> ClauseResult:
+def _parts(clause: Clause, outcomes: list[Outcome]) -> list[str]:
+    """The parts a clause has: its answer always; its ingestion where the catalog says read-back decides
+    it, or where a test of this run registered an ingestion expectation it could not verify."""
+    if clause.needs_readback or any(clause.id in o.unverified for o in outcomes):
+        return ["answer", "ingestion"]
+    return ["answer"]
+
+
+def _undecided_reason(clause: Clause, missing: list[str], outcomes: list[Outcome], readback: bool) -> str:
+    """Why some part of a clause that nothing failed was not decided."""
+    cid = clause.id
+    skipped = {
+        part: [o.detail.get(cid, "") for o in outcomes if o.part == part and o.statuses[cid] == "skip"]
+        for part in ("answer", "ingestion")
+    }
+    if "answer" in missing:
+        return _join(skipped["answer"]) or "skipped (no reason given)"
+    if not readback:
+        why = NO_READBACK
+    else:
+        why = "; ".join(d for d in dict.fromkeys(skipped["ingestion"]) if d) or NOT_READ_BACK
+    return f"answer conformant; ingestion not verified: {why}"
+
+
+def _entry(
+    clause: Clause, level: str, target: str, outcomes: list[Outcome], readback: bool, absent: str
+) -> ClauseResult:
+    """One (clause, target): fail when any decided part failed, pass only when every part was decided and
+    held, skip (saying which part and why) otherwise; INFO clauses give their measured value."""
+    clause_id = clause.id
     tests = list(dict.fromkeys(o.nodeid for o in outcomes))
     if not outcomes:
-        return ClauseResult(clause_id, level, target, "skip", tests, NOT_SELECTED)
-    status = strongest([o.statuses[clause_id] for o in outcomes])
-    same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == status]
-    detail = _join(same)
-    if status == "pass":
-        # Measured values (e.g. the status seen, AUTH-08) and partial skips stay visible on a pass.
-        skipped = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "skip"]
-        detail = _join([f"partly skipped: {d}" for d in skipped if d] + same)
-    elif not detail:
-        detail = {
-            "fail": "failed (the test gave no message)",
-            "warn": "missed (the test gave no message)",
-            "error": "the suite could not run this check",
-            "skip": "skipped (no reason given)",
-            "info": "checked; the test recorded no value",
-        }[status]
-    return ClauseResult(clause_id, level, target, status, tests, detail)
+        return ClauseResult(clause_id, level, target, "skip", tests, absent)
+    statuses = [o.statuses[clause_id] for o in outcomes]
+    status = strongest(statuses)
+    if status in ("fail", "error", "warn", "info") or level == "INFO":
+        same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == status]
+        return ClauseResult(clause_id, level, target, status, tests, _join(same) or DEFAULT_DETAIL[status])
+    held = {o.part for o in outcomes if o.statuses[clause_id] == "pass"}
+    parts = _parts(clause, outcomes)
+    missing = [part for part in parts if part not in held]
+    if missing:
+        return ClauseResult(
+            clause_id, level, target, "skip", tests, _undecided_reason(clause, missing, outcomes, readback)
+        )
+    # Measured values (e.g. the status seen, AUTH-08) and partial skips stay visible on a pass.
+    same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "pass"]
+    skipped = [
+        o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == "skip" and o.part in parts
+    ]
+    detail = _join([f"partly skipped: {d}" for d in skipped if d] + same)
+    return ClauseResult(clause_id, level, target, "pass", tests, detail)
+
+
+def _absent(run: RunData, clause_id: str, target: str) -> str:
+    """Why no test of this run speaks about a clause on a target."""
+    if clause_id in run.deselected.get(target, ()):
+        return DESELECTED
+    return NOT_SELECTED
 
 
 def aggregate(run: RunData) -> list[ClauseResult]:
     """Every clause that applies to each report target, in catalog order, target by target."""
     results: list[ClauseResult] = []
+    readback = {t.name: t.readback for t in run.planned}
+    readback[CUTOVER] = all(t.readback for t in run.planned)
     for name, version in report_targets(run):
         on_target = [o for o in run.outcomes if o.target == name]
         for clause in catalog().values():
             if clause.applies_to(version):
                 outcomes = [o for o in on_target if clause.id in o.statuses]
-                results.append(_entry(clause.id, clause.level_for(version).value, name, outcomes))
+                level = clause.level_for(version)
+                entry = _entry(
+                    clause, level.value, name, outcomes, readback[name], _absent(run, clause.id, name)
+                )
+                entry.required = level is Level.MUST or (level is Level.SHOULD and run.settings.strict)
+                results.append(entry)
     return results
 
 
+def undecided(results: list[ClauseResult]) -> list[ClauseResult]:
+    """The clauses the verdict needs (MUST; SHOULD under --strict) that nothing failed but no test decided,
+    each with its reason in ``detail``: what makes a verdict ``incomplete``."""
+    return [r for r in results if r.required and r.status == "skip"]
+
+
 def verdict(results: list[ClauseResult]) -> str:
-    """``not-conformant`` when a clause failed (MUST, or SHOULD under --strict) or could not be run."""
-    return "not-conformant" if any(r.status in ("fail", "error") for r in results) else "conformant"
+    """``not-conformant`` when a clause failed (MUST, or SHOULD under --strict) or could not be run;
+    ``incomplete`` when nothing failed but a clause the verdict needs was not decided; else ``conformant``."""
+    if any(r.status in ("fail", "error") for r in results):
+        return "not-conformant"
+    return "incomplete" if undecided(results) else "conformant"
+
+
+def undecided_json(results: list[ClauseResult]) -> list[dict[str, str]]:
+    return [
+        {"id": r.id, "target": r.target, "level": r.level, "reason": r.detail.splitlines()[0]}
+        for r in undecided(results)
+    ]
 
 
 def _timestamp(moment: datetime) -> str:
@@ -134,6 +214,7 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "suite_version": __version__,
         "spec_sha256": spec_sha256(),
         "seed": run.seed,
+        "seed_source": run.seed_source,
         "run_id": run.run_id,
         "started_at": _timestamp(run.started_at),
         "finished_at": _timestamp(finished),
@@ -151,6 +232,10 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "requests_sent": run.requests_sent,
         "records_by_table": run.records_by_table,
         "throttled": run.throttles,
+        "strict": run.settings.strict,
+        "selection": dict(run.selection),
+        "catalog": {"version": catalog_version(), "sha256": catalog_sha256()},
+        "undecided": undecided_json(results),
         "clauses": [r.as_json() for r in results],
     }
     if run.workers:

@@ -45,8 +45,9 @@ THROTTLE_RETRIES = 4
 THROTTLE_WAIT = 120.0
 THROTTLED_RPS = 10.0  # the cap a throttled run without one starts from (then halved)
 # Tables that probe records sent with the valid key may go to: --table, and <table>_<suffix> for tests
-# that need several (none does today; add the suffix here and in README.md, "Certifying Treasure Data").
-TABLE_SUFFIXES: tuple[str, ...] = ()
+# that need several (add the suffix here and in README.md, "Certifying Treasure Data"). BODY-05's empty
+# bodies carry no probe ID, so they go to tables of their own: <table>_empty and <table>_empty_chunked.
+TABLE_SUFFIXES: tuple[str, ...] = ("empty", "empty_chunked")
 
 
 def probe_tables(table: str) -> tuple[str, ...]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from contextvars import ContextVar
 from typing import Any
 
 from conformance.reference import rules
 from conformance.reference.app import PostbackApp, Rejection
+from conformance.reference.asgi import Request, Response
 from tests.mutants.base import mutant
 
 BOTH = ("legacy", "v2")
@@ -94,6 +96,33 @@ class ArrayAccepted(PostbackApp):
 class EmptyAccepted(PostbackApp):
     def parse_body(self, body: bytes) -> object:
         return {} if not body else super().parse_body(body)
+
+
+_EVENT: ContextVar[tuple[str, str, float] | None] = ContextVar("event", default=None)
+
+
+@mutant(
+    "body-empty-ingested-anyway",
+    "answers an empty body 400, as it should, but has already queued a record holding only time",
+    BOTH,
+    ("BODY-05",),
+    BODY,
+)
+class EmptyIngestedAnyway(PostbackApp):
+    async def handle_event(self, request: Request, database_segment: bytes, table_segment: bytes) -> Response:
+        names = self.check_name(database_segment), self.check_name(table_segment)
+        token = _EVENT.set((*names, request.received_at))
+        try:
+            return await super().handle_event(request, database_segment, table_segment)
+        finally:
+            _EVENT.reset(token)
+
+    def parse_body(self, body: bytes) -> object:
+        event = _EVENT.get()
+        if not body and event is not None:
+            database, table, received_at = event
+            self.store_record(database, table, self.build_record({}, received_at))
+        return super().parse_body(body)
 
 
 @mutant(
