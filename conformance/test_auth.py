@@ -464,18 +464,21 @@ def authorizations() -> st.SearchStrategy[Authorization]:
 
 
 def credential_sets() -> st.SearchStrategy[Credentials]:
-    """Any combination of placements (none, X-TD-Write-Key, td_write_key, Authorization) and key kinds."""
+    """Any combination of placements (none, X-TD-Write-Key, td_write_key, Authorization), key kinds, and
+    order of the two header fields on the wire."""
     header = st.none() | st.tuples(st.sampled_from(Cred), header_names())
     return st.builds(
-        lambda header, query, authorization: Credentials(
+        lambda header, query, authorization, authorization_first: Credentials(
             header=header[0] if header else None,
             header_name=header[1] if header else CANONICAL,
             query=query,
             authorization=authorization,
+            authorization_first=authorization_first and authorization is not None and header is not None,
         ),
         header,
         st.none() | st.sampled_from(Cred),
         st.none() | authorizations(),
+        st.booleans(),
     )
 
 

@@ -305,6 +305,44 @@ def test_on_v2_authorization_wins_over_the_write_key_header(
     assert len(readback(v2, "t", [cid])) == (1 if stored else 0)
 
 
+@pytest.mark.parametrize(
+    ("td1_key", "header_key", "stored"),
+    [
+        pytest.param(KEY, UNKNOWN_KEY, True, id="td1-valid-header-invalid"),
+        pytest.param(UNKNOWN_KEY, KEY, False, id="td1-invalid-header-valid"),
+    ],
+)
+@pytest.mark.parametrize("authorization_first", [False, True], ids=["header-first", "authorization-first"])
+def test_on_v2_authorization_wins_whichever_field_comes_first(
+    v2: ReferenceServer,
+    v2_client: httpx.Client,
+    td1_key: str,
+    header_key: str,
+    stored: bool,
+    authorization_first: bool,
+) -> None:
+    """AUTH-06: the order of the Authorization and X-TD-Write-Key field lines does not matter."""
+    cid, body = probe()
+    fields = [("x-td-write-key", header_key), ("authorization", f"TD1 {td1_key}")]
+    fields = fields[::-1] if authorization_first else fields
+    response = v2_client.post(event_path(), content=body, headers=[*JSON.items(), *fields])
+    assert response.status_code == 200
+    assert len(readback(v2, "t", [cid])) == (1 if stored else 0)
+
+
+@pytest.mark.parametrize(("first", "stored"), [(KEY, True), (UNKNOWN_KEY, False)], ids=["valid", "unknown"])
+def test_of_two_x_td_write_key_fields_the_first_decides(
+    server: ReferenceServer, client: httpx.Client, first: str, stored: bool
+) -> None:
+    """BODY-08 (reported): two X-TD-Write-Key field lines get 200; the reference acts on the first."""
+    cid, body = probe()
+    second = UNKNOWN_KEY if first == KEY else KEY
+    fields = [("x-td-write-key", first), ("x-td-write-key", second)]
+    response = client.post(event_path(), content=body, headers=[*JSON.items(), *fields])
+    assert response.status_code == 200
+    assert len(readback(server, "t", [cid])) == (1 if stored else 0)
+
+
 def test_on_v2_the_query_key_alone_is_refused(v2: ReferenceServer, v2_client: httpx.Client) -> None:
     """AUTH-07, AUTH-09: ?td_write_key is no credential on v2: alone it is answered 403, never ingested."""
     cid, body = probe()
@@ -569,6 +607,10 @@ BAD_BODIES = [
     pytest.param(b'{"a": ' + b"7" * 5000 + b"}", id="BODY-08-int-5000-digits"),
     pytest.param(b'{"a": 1e999}', id="BODY-08-float-overflow"),
     pytest.param(b'{"a": -1e999}', id="BODY-08-negative-float-overflow"),
+    # RFC 8259 section 8.2: valid grammar, not Unicode; the contract allows 400 or 200, the reference refuses.
+    pytest.param(b'{"a": "\\ud800"}', id="BODY-08-lone-high-surrogate"),
+    pytest.param(b'{"a": "x\\udc00"}', id="BODY-08-lone-low-surrogate"),
+    pytest.param(b'{"\\ud83d": 1}', id="BODY-08-lone-surrogate-in-a-name"),
     pytest.param(random.Random(0).randbytes(2000), id="BODY-08-random-bytes"),
 ]
 
@@ -581,6 +623,32 @@ def test_a_body_that_is_not_one_json_object_is_rejected_with_400_and_never_store
     table = new_table()
     assert_json_error(post(client, event_path(DB, table), body, {"x-td-write-key": KEY}), 400)
     assert readback(server, table) == []
+
+
+@pytest.mark.parametrize("depth", [16, 32, 64, 65, 128, 129, 256, 512, 513, 1000, 10_000, 400_000])
+def test_every_depth_of_nesting_is_answered_without_a_crash(
+    server: ReferenceServer, client: httpx.Client, depth: int
+) -> None:
+    """BODY-08: arrays nested up to 512 deep are accepted; deeper ones are refused with 400 before any parser
+    recurses (CPython's json would raise RecursionError near 1000), and the connection goes on."""
+    table = new_table()
+    inner = depth - 1
+    body = b'{"deep":' + b"[" * inner + b"]" * inner + b"}"
+    response = post(client, event_path(DB, table), body, {"x-td-write-key": KEY})
+    assert response.status_code == (200 if depth <= 512 else 400)
+    assert post(client, event_path(DB, table), probe()[1], {"x-td-write-key": KEY}).status_code == 200
+
+
+def test_duplicate_names_keep_the_last_value_and_big_integers_stay_exact(
+    server: ReferenceServer, client: httpx.Client
+) -> None:
+    """BODY-09 (reported), BODY-01: the reference's parser keeps the last of duplicate names, and integers
+    within 64 bits exactly."""
+    table = new_table()
+    body = b'{"dup": "first", "dup": "second", "big": 18446744073709551615, "neg": -9223372036854775808}'
+    assert post(client, event_path(DB, table), body, {"x-td-write-key": KEY}).status_code == 200
+    [record] = readback(server, table)
+    assert (record["dup"], record["big"], record["neg"]) == ("second", 2**64 - 1, -(2**63))
 
 
 def test_deep_nesting_within_the_limit_is_accepted(server: ReferenceServer, client: httpx.Client) -> None:
