@@ -41,7 +41,7 @@ class FarAway(PostbackApp):
         await super().__call__(scope, receive, send)
 
 
-def run_suite(server: ReferenceServer, version: str, workers: int, seed: int) -> dict[str, Any]:
+def run_suite(server: ReferenceServer, version: str, workers: int, seed: int, dist: str) -> dict[str, Any]:
     reports = Path(tempfile.mkdtemp(prefix="xdist-bench-"))
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "conformance"),
@@ -49,8 +49,11 @@ def run_suite(server: ReferenceServer, version: str, workers: int, seed: int) ->
         f"--seed={seed}", f"--report-dir={reports}",
     ]  # fmt: skip
     if workers:
-        command += ["-n", str(workers)]
-    env = {**os.environ, "POSTBACK_WRITE_KEY": KEY}
+        command += ["-n", str(workers), f"--dist={dist}"]
+    # Bytecode caching as on most machines: with PYTHONDONTWRITEBYTECODE set, every pytest process (each
+    # xdist worker) compiles its assertion-rewritten plugin modules again, about 2.5 s of CPU each.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["POSTBACK_WRITE_KEY"] = KEY
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
@@ -68,6 +71,7 @@ def main() -> int:
     parser.add_argument("--workers", default="0,2,4,8", help="comma-separated -n values; 0 is serial")
     parser.add_argument("--version", choices=("legacy", "v2"), default="v2")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--dist", default="load", help="pytest-xdist distribution mode (default load)")
     options = parser.parse_args()
     FarAway.delay = options.delay
     app = FarAway(options.version, [KEY], Store())
@@ -75,12 +79,15 @@ def main() -> int:
         f"target: reference {options.version}, every answer {options.delay * 1000:g} ms late; "
         f"seed {options.seed}"
     )
-    print(f"rerun: python benchmarks/xdist_bench.py --delay {options.delay} --workers {options.workers}")
+    print(
+        f"rerun: python benchmarks/xdist_bench.py --delay {options.delay} --workers {options.workers} "
+        f"--dist {options.dist}"
+    )
     print(f"{'-n':>4} {'wall s':>8} {'requests':>9} {'bound s':>8} {'wall/bound':>10} {'vs serial':>9}")
     serial_wall = None
     with ReferenceServer(options.version, app=app) as server:
         for workers in (int(n) for n in options.workers.split(",")):
-            row = run_suite(server, options.version, workers, options.seed)
+            row = run_suite(server, options.version, workers, options.seed, options.dist)
             bound = row["requests"] * options.delay / max(1, workers)
             serial_wall = serial_wall or row["wall"]
             print(
