@@ -141,9 +141,9 @@ def run_deferred_checks(session: pytest.Session, run: Run) -> None:
         finally:
             traffic.CURRENT.clear()
         for report in reports:
-            run.deferred_reports.append(
-                config.hook.pytest_report_to_serializable(config=config, report=report)
-            )
+            if report.failed:  # passes and skips are in the reports; the terminal counts failures
+                data = config.hook.pytest_report_to_serializable(config=config, report=report)
+                run.deferred_reports.append(data)
 
 
 def log_deferred_reports(config: pytest.Config, reports: list[dict[str, Any]]) -> None:
