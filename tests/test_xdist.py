@@ -99,7 +99,7 @@ def test_only_the_controller_writes_reports(serial_and_parallel: tuple[SuiteRun,
     assert parallel_cases == serial_cases
     assert "postback conformance" in parallel.stdout
     assert parallel.stdout.count("verdict: CONFORMANT") == 1
-    # Passing read-back checks run on the workers unscheduled: they must not push pytest's progress past 100 %.
+    # Passing read-back checks run unscheduled on the workers: progress must not pass 100 %.
     assert not re.search(r"\[1[0-9][0-9]%\]", parallel.stdout.replace("[100%]", "")), parallel.stdout[-2000:]
 
 
