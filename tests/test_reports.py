@@ -214,10 +214,11 @@ def test_schema_rejects_what_the_contract_rules_out(data: dict[str, Any]) -> Non
 # ------------------------------------------------------------------------ aggregation (synthetic outcomes)
 
 
-def synthetic_run(tmp_path: Path) -> Run:
-    """A run of the embedded targets (legacy, v2, cutover) that never started: outcomes are added by hand."""
+def synthetic_run(tmp_path: Path, primary: TargetOptions | None = None, strict: bool = False) -> Run:
+    """A run that never started (default: the embedded targets, legacy, v2 and cutover); outcomes are added
+    by hand."""
     settings = Settings(
-        primary=TargetOptions(None, None, None, None, "POSTBACK_WRITE_KEY"),
+        primary=primary or TargetOptions(None, None, None, None, "POSTBACK_WRITE_KEY"),
         compare=None,
         database="conformance",
         table="probe",
@@ -226,7 +227,7 @@ def synthetic_run(tmp_path: Path) -> Run:
         profile_path=None,
         report_dir=tmp_path / "reports",
         seed=7,
-        strict=False,
+        strict=strict,
         max_rps=None,
         timeout=10.0,
         ca_bundle=None,

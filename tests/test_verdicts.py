@@ -16,9 +16,8 @@ import jsonschema
 import pytest
 
 from conformance.contract.catalog import catalog_sha256, catalog_version
-from conformance.contract.profile import Profile
 from conformance.cutover.baseline import catalog_warning
-from conformance.plugin.options import Settings, TargetOptions
+from conformance.plugin.options import TargetOptions
 from conformance.plugin.session import Outcome, Run
 from conformance.reference.app import PostbackApp
 from conformance.reference.asgi import Request, Response
@@ -26,6 +25,7 @@ from conformance.report import summary_lines, write_all
 from conformance.report.results import aggregate, schema, undecided, verdict
 from tests.mutants.auth import InvalidKeysIngested, Td1NotSupported
 from tests.suite_runner import SUITE, SuiteRun, run_against, run_pytest
+from tests.test_reports import synthetic_run as reports_run
 
 AUTH = ("test_auth.py",)
 ENDPOINT = ("test_endpoint.py",)
@@ -144,24 +144,8 @@ def synthetic_run(
     tmp_path: Path, readback: str | None = "http://127.0.0.1:9/rb", strict: bool = False
 ) -> Run:
     """A v2 target run that never started: outcomes are added by hand."""
-    settings = Settings(
-        primary=TargetOptions("http://127.0.0.1:9", "v2", "k", readback, "POSTBACK_WRITE_KEY"),
-        compare=None,
-        database="conformance",
-        table="probe",
-        settle=0.0,
-        profile=Profile(),
-        profile_path=None,
-        report_dir=tmp_path / "reports",
-        seed=7,
-        strict=strict,
-        max_rps=None,
-        timeout=10.0,
-        ca_bundle=None,
-        insecure=False,
-        allow_insecure_http=False,
-    )
-    return Run(settings)
+    primary = TargetOptions("http://127.0.0.1:9", "v2", "k", readback, "POSTBACK_WRITE_KEY")
+    return reports_run(tmp_path, primary, strict)
 
 
 def status(run: Run, cid: str) -> tuple[str, str]:

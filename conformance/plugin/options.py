@@ -6,7 +6,6 @@ The option wins over the environment. :func:`settings_from_config` turns them in
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import re
@@ -21,6 +20,7 @@ from conformance.contract.profile import ProfileError, load_profile
 from conformance.readback.td import API_KEY_ENV as TD_API_KEY_ENV
 from conformance.readback.td import is_td, parse_readback
 from conformance.rundata import Settings, TargetOptions
+from conformance.transport.client import is_loopback
 
 # (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
 OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
@@ -265,15 +265,6 @@ def _number(value: Any, flag: str, kind: type[float] | type[int], minimum: float
     if number < minimum:
         raise pytest.UsageError(f"{flag} must be at least {minimum:g}, got {value!r}")
     return number
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def infer_version(url: str) -> str | None:

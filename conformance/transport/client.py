@@ -207,7 +207,7 @@ class Transport:
         self._verify = verify
         # --proxy for a given target; the standard environment only for a remote one; never when embedded.
         self.proxy = None if spec.embedded else spec.proxy
-        if self.proxy is None and not spec.embedded and not _is_loopback(base.host):
+        if self.proxy is None and not spec.embedded and not is_loopback(base.host):
             self.proxy = environment_proxy(spec.url)
         self.client = self._client(httpx.Limits(max_connections=16, max_keepalive_connections=16))
 
@@ -464,7 +464,8 @@ def _throttle_delay(exchange: Exchange) -> float | None:
     return retry_after(exchange.response.header("retry-after"))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or an address in 127.0.0.0/8 or ::1."""
     if host == "localhost":
         return True
     try:
