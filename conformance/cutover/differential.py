@@ -6,9 +6,9 @@ legacy and a v2 target must give the same status and the same ingestion outcome.
 describes one such request abstractly (never a key); :func:`shared_requests` draws them for hypothesis,
 which shrinks a difference to a minimal request.
 
-Safety on real accounts: a request with the VALID key goes only to the run's database and to the run's
-table or ``<table>_<suffix>``; only a well-formed UNKNOWN key (answered 200, never ingested) may name other
-databases and tables.
+Safety on real accounts: a request with the VALID key goes only to the run's database and table; only a
+well-formed UNKNOWN key (answered 200, never ingested) may name other databases and tables, or a drawn
+``<table>_<suffix>``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class SharedRequest:
     size: int = 0
 
     def __post_init__(self) -> None:
-        if self.key is Cred.VALID and (self.database is not None or self.table is not None):
+        if self.key is Cred.VALID and (self.database is not None or self.table is not None or self.suffix):
             raise ValueError("a request with the valid key goes to the run's database and table only")
 
     def names(self, database: str, table: str) -> tuple[str, str]:
@@ -133,20 +133,23 @@ def json_values() -> st.SearchStrategy[JsonValue]:
 
 def shared_requests() -> st.SearchStrategy[SharedRequest]:
     """Requests inside the shared contract; those with the valid key keep to the run's own names."""
-    suffixes = st.one_of(st.none(), name_text(1, MAX_WRITTEN_NAME - 2))
     common = {
         "header_name": st.one_of(
             st.sampled_from(HEADER_SPELLINGS), st.lists(st.booleans(), min_size=14, max_size=14).map(_spell)
         ),
-        "suffix": suffixes,
         "value": json_values(),
         "size": st.sampled_from(BODY_SIZES),
     }
+    # The valid key writes: only to the run's table (CONTRACT.md "Probe records": --table and the documented
+    # <table>_<suffix> tables; a drawn suffix would create a table on the user's account).
     valid = st.builds(SharedRequest, key=st.just(Cred.VALID), **common)
     # A well-formed unknown key: answered 200, never ingested, so any valid name may be drawn; beyond 128
     # characters too (NAME-05 leaves the length to the profile, but both versions must still agree).
     names = st.one_of(st.none(), name_text(1, 255))
-    unknown = st.builds(SharedRequest, key=st.just(Cred.UNKNOWN), database=names, table=names, **common)
+    suffixes = st.one_of(st.none(), name_text(1, MAX_WRITTEN_NAME - 2))
+    unknown = st.builds(
+        SharedRequest, key=st.just(Cred.UNKNOWN), database=names, table=names, suffix=suffixes, **common
+    )
     return st.one_of(valid, unknown)
 
 

@@ -60,6 +60,7 @@ def connect_worker(config: pytest.Config, run: Run) -> None:
     run.rate_share = max(1, int(workerinput.get("workercount", 1)))
     run.ids = type(run.ids)(run.run_id, str(workerinput.get("workerid", "gw")))
     run.connect([(TargetSpec(**spec), key) for spec, key in given["targets"]], check=False)
+    run.ready = True
 
 
 def worker_output(run: Run) -> bytes:

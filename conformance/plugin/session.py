@@ -60,6 +60,7 @@ class Run(RunData):
         from conformance.plugin.preflight import run_preflight  # issue 11: one canary before any test
 
         run_preflight(self)  # once per run: an xdist controller runs it before its workers start
+        self.ready = True  # reports are written from here on (a failed preflight writes none)
 
     def _target_specs(self) -> list[tuple[TargetSpec, str]]:
         """Every target with its valid key; starts the embedded reference targets first."""
@@ -146,7 +147,6 @@ class Run(RunData):
                     spec.readback, transport.client, self.redactor, settings.td_api_key
                 )
         self.ledger.readbacks = readbacks
-        self.ready = True
 
     def stop(self) -> None:
         self.finished_at = datetime.now(UTC)
