@@ -22,9 +22,10 @@ def name_probe_key(target: Transport, read_back: bool = False) -> Cred:
     A well-formed unknown key: EP-05 makes it answer like the valid one on an accepted name, so the answer
     still decides name validation, and nothing is written anywhere. ``read_back``: the test also needs the
     record's fate (NAME-02 "never ingested"); the valid key is kept for the embedded reference targets
-    only (in memory, the suite's own), where that part can be observed.
+    (in memory, the suite's own) and for a target whose account the user declared disposable
+    (``--disposable-account``), where that part can then be observed.
     """
-    return Cred.VALID if read_back and target.spec.embedded else Cred.UNKNOWN
+    return Cred.VALID if read_back and (target.spec.embedded or target.spec.disposable) else Cred.UNKNOWN
 
 
 def without_valid_key(credentials: Credentials) -> Credentials:

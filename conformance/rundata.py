@@ -56,6 +56,7 @@ class Settings:
     proxy: str | None = None
     client_cert: tuple[str, str | None] | None = None
     require_complete: bool = False  # an incomplete verdict fails the run (--require-complete)
+    disposable_account: bool = False  # --disposable-account: forbidden names may get the valid key
 
     @property
     def embedded(self) -> bool:

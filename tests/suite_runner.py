@@ -97,11 +97,13 @@ def run_against(
     lag: float = 0.0,
     tls: bool = False,
     readback: bool = True,
+    disposable: bool = True,
 ) -> SuiteRun:
     """Serve ``app_class`` as ``version`` on loopback and run the suite (or ``modules`` of it) against it.
 
     ``version="cutover"``: serve it as the v2 side of a comparison with a correct legacy reference target.
     ``readback=False``: the suite gets no read-back service (the answers alone decide what they can).
+    ``disposable``: the target is ours and in memory, so ``--disposable-account`` (NAME-02 decided).
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
     cert, key = self_signed_certificate(tmp_path) if tls else (None, None)
@@ -131,4 +133,5 @@ def run_against(
             target_args = ["--target", server.url, "--api-version", version]
             target_args += ["--readback", server.readback_url] if readback else []
         env = {"POSTBACK_WRITE_KEY": TEST_KEY}
-        return run_pytest([*targets, *target_args, *tls_args, *args], tmp_path, env=env)
+        account = ["--disposable-account"] if disposable else []
+        return run_pytest([*targets, *target_args, *tls_args, *account, *args], tmp_path, env=env)

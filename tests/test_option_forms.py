@@ -114,7 +114,7 @@ def test_every_option_gives_the_same_run_in_the_space_and_the_equals_form(suite_
     values = {flag: make(suite_dir.path) for flag, make in VALUES.items()}
     spaced = [part for flag, value in values.items() for part in (flag, value)]
     joined = [f"{flag}={value}" for flag, value in values.items()]
-    flags = ["--insecure", "--allow-insecure-http"]
+    flags = [flag for flag, _, _, _, kind in OPTIONS if kind == "flag"]
     first = suite_dir.runpytest_subprocess("-s", "-k", "settings", *spaced, *flags)
     second = suite_dir.runpytest_subprocess("-s", "-k", "settings", *joined, *flags)
     assert _settings(first) == _settings(second)

@@ -62,7 +62,9 @@ def names_of(url: str) -> tuple[str, str]:
 def test_valid_key_goes_only_to_the_probe_database_and_tables(tmp_path: Path) -> None:
     """Every request with the valid key in a whole run (both versions and the cutover comparison) names
     --database and --table (or an allowed <table>_<suffix>); the report counts records per table."""
-    run = run_against(PostbackApp, "cutover", tmp_path, "--database=mydb", "--table=mytable")
+    run = run_against(
+        PostbackApp, "cutover", tmp_path, "--database=mydb", "--table=mytable", disposable=False
+    )
     assert run.exit_code == 0, run.stdout[-3000:]
     sent = valid_key_requests(run)
     assert len(sent) > 100

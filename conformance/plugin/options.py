@@ -209,6 +209,14 @@ OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
         "str",
     ),
     (
+        "--disposable-account",
+        "POSTBACK_DISPOSABLE_ACCOUNT",
+        "pb_disposable_account",
+        "the target's account is disposable: forbidden names (NAME-02) get the valid key, so their "
+        "'never ingested' part is decided (a faulty target may then create tables named after them)",
+        "flag",
+    ),
+    (
         "--require-complete",
         "POSTBACK_REQUIRE_COMPLETE",
         "pb_require_complete",
@@ -422,6 +430,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         allow_insecure_http=allow_http,
         **_network_settings(values),
         require_complete=bool(values["pb_require_complete"]),
+        disposable_account=bool(values["pb_disposable_account"]),
     )
 
 

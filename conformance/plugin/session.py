@@ -106,6 +106,7 @@ class Run(RunData):
                             options.readback,
                             options.key_env,
                             proxy=settings.proxy,
+                            disposable=settings.disposable_account,
                         ),
                         options.write_key,
                     )

@@ -72,6 +72,10 @@ class Verdict:
         return ConformanceFailure(self.clauses, f"{expected} — {context}", received, [self.exchange])
 
 
+# Answers that refuse a key ([V2] "API key validation": an unknown key is answered 200, EP-05).
+STAND_IN_REFUSALS = frozenset({401, 403})
+
+
 def _statuses(statuses: Iterable[int]) -> str:
     ordered = sorted(statuses)
     if len(ordered) > 6:
@@ -155,6 +159,10 @@ class ContractReader:
         crashed = status is None or status >= 500
         if not crashed and status in expectation.statuses:
             return (), ""
+        if credential is Cred.UNKNOWN and status in STAND_IN_REFUSALS:
+            # The unknown key stands in for the valid key on generated names (CONTRACT.md, Probe records):
+            # refusing it synchronously is EP-05's violation, not the name's or the body's.
+            return ("EP-05",), "a well-formed unknown key refused: key validity is decided later (EP-05)"
         clauses: list[str] = ["BODY-08"] if crashed else []  # BODY-08: never 5xx, never without an answer
         note = ""
         if not self.in_contract(wire.method):

@@ -85,6 +85,7 @@ class TargetSpec:
     key_env: str = "POSTBACK_WRITE_KEY"
     embedded: bool = False
     proxy: str | None = None  # --proxy (never for embedded targets); None: HTTPS_PROXY/NO_PROXY if remote
+    disposable: bool = False  # --disposable-account: the valid key may go to forbidden names (NAME-02)
 
 
 class RateLimiter:
@@ -375,7 +376,7 @@ class Transport:
         database = unquote(segments[0])
         table = unquote(segments[1]) if len(segments) > 1 else ""
         allowed = database in ("", self.spec.database) and table in ("", *probe_tables(self.spec.table))
-        if not allowed and not self.spec.embedded:
+        if not allowed and not (self.spec.embedded or self.spec.disposable):
             raise UnsafeRequest(
                 f"suite bug: a request with the valid key to {database!r}.{table!r}; only "
                 f"{self.spec.database}.{{{', '.join(probe_tables(self.spec.table))}}} may get one"
