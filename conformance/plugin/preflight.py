@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from conformance.plugin.session import Run
-from conformance.readback import ReadbackError, RecordSource
+from conformance.readback import WINDOW_SLACK, ReadbackError, RecordSource
 from conformance.transport.client import NoConnection, TargetError, Throttled, Transport
 
 POLL_FIRST, POLL_MAX = 0.5, 30.0  # seconds between read-back polls, doubling (a TD read-back is a query job)
@@ -51,20 +51,27 @@ def check_target(transport: Transport, readback: RecordSource | None, settle: fl
         )
     if readback is None or exchange.request.conformance_id is None:
         return
-    if not _arrives(readback, spec.database, spec.table, exchange.request.conformance_id, settle):
+    sent_at = time.time()
+    if not _arrives(readback, spec.database, spec.table, exchange.request.conformance_id, settle, sent_at):
         raise TargetError(
             f"{prefix} was answered 200 but not read back within --settle {settle:g} s: check that the "
             "database exists, that the key may write to it, the read-back settings and --settle"
         )
 
 
-def _arrives(readback: RecordSource, database: str, table: str, cid: str, settle: float) -> bool:
-    """Poll read-back until the canary is there or ``settle`` seconds have passed (at least one look)."""
+def _arrives(
+    readback: RecordSource, database: str, table: str, cid: str, settle: float, sent_at: float
+) -> bool:
+    """Poll read-back until the canary is there or ``settle`` seconds have passed (at least one look).
+
+    Each look is restricted to the time around the send (a td read-back needs a window, as the run's own
+    read-back: the canary's ``time`` is its receive time, within WINDOW_SLACK of ``sent_at``)."""
     end = time.monotonic() + settle
     interval = POLL_FIRST
     while True:
+        window = (int(sent_at - WINDOW_SLACK), int(time.time() + WINDOW_SLACK))
         try:
-            if readback.records(database, table, [cid]):
+            if readback.records(database, table, [cid], window):
                 return True
         except ReadbackError as exc:
             raise TargetError(f"preflight: {exc}") from None
