@@ -160,7 +160,8 @@ def test_an_exchange_with_no_answer_is_an_entry_with_status_0_and_its_error(tmp_
             traffic.CURRENT.clear()
             transport.close()
     assert server.requests, "the request was sent"
-    assert exchange.response is None and exchange.error
+    assert exchange.response is None
+    assert exchange.error
     data = har.build(run)
     validate(data)
     (entry,) = data["log"]["entries"]

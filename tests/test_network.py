@@ -28,7 +28,7 @@ from conformance.transport.client import (
 from conformance.transport.credentials import Keyring
 from conformance.transport.network import environment_proxy, retry_after
 from conformance.transport.redact import Redactor
-from tests.netservers import ConnectProxy, SilentCloser, Trickler
+from tests.netservers import ConnectProxy, RefusingPort, SilentCloser, Trickler
 from tests.suite_runner import SUITE, TEST_KEY, SuiteRun, run_pytest, self_signed_certificate
 
 
@@ -208,10 +208,8 @@ def test_a_request_that_got_no_answer_is_not_retried() -> None:
 
 def test_a_request_that_could_not_be_sent_is_an_error() -> None:
     """Nothing listening: NoConnection (the test errors), never a verdict on the target."""
-    with SilentCloser() as server:
-        url = server.url
-    with pytest.raises(NoConnection, match="could not send"):
-        transport(url).post()
+    with RefusingPort() as port, pytest.raises(NoConnection, match="could not send"):
+        transport(port.url).post()
 
 
 # -- proxies and mutual TLS ----------------------------------------------------------------------------------

@@ -155,7 +155,8 @@ def test_a_garbage_read_back_stops_the_run_at_the_preflight_with_one_line(tmp_pa
     run = run_against(GarbageReadback, "v2", tmp_path, modules=("test_endpoint.py",))
     assert run.exit_code == 4, run.stdout[-2000:] + run.stderr[-2000:]
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR:")]
-    assert len(errors) == 1 and "preflight" in errors[0], run.stderr[-2000:]
+    (error,) = errors
+    assert "preflight" in error, run.stderr[-2000:]
     assert not (run.report_dir / "results.json").exists()
 
 
