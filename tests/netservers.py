@@ -1,4 +1,5 @@
-"""Small misbehaving servers on loopback for the network self-tests: a trickler, a silent closer, a proxy."""
+"""Small misbehaving servers on loopback for the network self-tests: a trickler, a silent closer, a proxy;
+a port that refuses connections."""
 
 from __future__ import annotations
 
@@ -37,6 +38,28 @@ def read_request(conn: socket.socket) -> bytes | None:
                 return None
             rest += chunk
     return head
+
+
+class RefusingPort:
+    """A loopback port that refuses every connection: bound (so no one else gets it) but never listening.
+
+    A port merely closed a moment ago may be taken by another server of a parallel run, or a connection to it
+    may meet itself (TCP simultaneous open); one held bound without ``listen`` is refused every time.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RefusingPort:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.sock.close()
 
 
 class LoopbackServer:

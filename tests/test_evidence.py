@@ -29,6 +29,7 @@ from conformance.transport.client import ProbeIds, TargetSpec, Transport
 from conformance.transport.credentials import Credentials, Keyring
 from conformance.transport.redact import Redactor
 from tests.mutants.auth import LegacyIgnoresQueryKey
+from tests.netservers import SilentCloser
 from tests.suite_runner import ROOT, TEST_KEY, SuiteRun, run_against
 from tests.test_reports import synthetic_run
 
@@ -101,8 +102,13 @@ def test_every_exchange_of_a_run_is_in_the_har_with_its_test_and_clauses(
     failing: tuple[SuiteRun, Path],
 ) -> None:
     run, _ = failing
-    found = entries(run)
-    assert len(found) == run.results["requests_sent"]
+    everything = entries(run)
+    assert len(everything) == run.results["requests_sent"]
+    # The preflight's canary (one per target) comes before any test and judges no clause.
+    (canary,) = [e for e in everything if e["_postback"]["test"] == "preflight"]
+    assert canary["_postback"]["clauses"] == []
+    assert '"conformance_canary":true' in canary["request"]["postData"]["text"]
+    found = [e for e in everything if e is not canary]
     assert all(e["_postback"]["test"].startswith("conformance/test_auth.py::") for e in found)
     assert all(
         e["_postback"]["clauses"] and e["comment"].startswith(e["_postback"]["clauses"][0]) for e in found
@@ -142,21 +148,25 @@ def test_a_large_body_is_kept_in_part_with_its_length_and_digest() -> None:
 
 def test_an_exchange_with_no_answer_is_an_entry_with_status_0_and_its_error(tmp_path: Path) -> None:
     run = synthetic_run(tmp_path)
-    transport = Transport(
-        TargetSpec("v2", "http://127.0.0.1:9", "v2"), Keyring(TEST_KEY, 1), Redactor(), ProbeIds("pc1")
-    )
-    transport.recorder = run.record_exchange
-    traffic.CURRENT.set("m::t[v2]", ("EP-01",))
-    try:
-        transport.post()
-    finally:
-        traffic.CURRENT.clear()
-        transport.close()
+    with SilentCloser() as server:  # reads the request, then closes the connection without an answer
+        transport = Transport(
+            TargetSpec("v2", server.url, "v2"), Keyring(TEST_KEY, 1), Redactor(), ProbeIds("pc1"), timeout=5
+        )
+        transport.recorder = run.record_exchange
+        traffic.CURRENT.set("m::t[v2]", ("EP-01",))
+        try:
+            exchange = transport.post()
+        finally:
+            traffic.CURRENT.clear()
+            transport.close()
+    assert server.requests, "the request was sent"
+    assert exchange.response is None
+    assert exchange.error
     data = har.build(run)
     validate(data)
     (entry,) = data["log"]["entries"]
     assert entry["response"]["status"] == 0
-    assert "cannot connect" in entry["response"]["_error"]
+    assert entry["response"]["_error"] == exchange.error
     assert entry["_postback"]["test"] == "m::t[v2]"
     assert entry["_postback"]["clauses"] == ["EP-01"]
 

@@ -28,7 +28,7 @@ from conformance.transport.client import (
 from conformance.transport.credentials import Keyring
 from conformance.transport.network import environment_proxy, retry_after
 from conformance.transport.redact import Redactor
-from tests.netservers import ConnectProxy, SilentCloser, Trickler
+from tests.netservers import ConnectProxy, RefusingPort, SilentCloser, Trickler
 from tests.suite_runner import SUITE, TEST_KEY, SuiteRun, run_pytest, self_signed_certificate
 
 
@@ -149,8 +149,10 @@ def test_suite_verdict_is_unaffected_by_occasional_throttling(tmp_path: Path) ->
     app = Throttling("v2", [TEST_KEY], Store(), every=9)
     run = run_served(app, tmp_path, modules=("test_endpoint.py", "test_auth.py"))
     assert run.exit_code == 0, run.stdout[-3000:]
-    # Two modules of the suite leave the other clauses undecided: incomplete, and nothing failed.
+    # Two modules only: incomplete, and only for the clauses no selected test decides (as without throttling).
     assert run.results["verdict"] == "incomplete"
+    undecided = [e for e in run.results["clauses"] if e["level"] == "MUST" and e["status"] == "skip"]
+    assert all(e["detail"].startswith("not selected") for e in undecided), undecided
     assert not run.statuses("fail")
     assert not run.statuses("error")
     assert run.results["throttled"]["v2"] == app.throttled > 0
@@ -211,10 +213,8 @@ def test_a_request_that_got_no_answer_is_not_retried() -> None:
 
 def test_a_request_that_could_not_be_sent_is_an_error() -> None:
     """Nothing listening: NoConnection (the test errors), never a verdict on the target."""
-    with SilentCloser() as server:
-        url = server.url
-    with pytest.raises(NoConnection, match="could not send"):
-        transport(url).post()
+    with RefusingPort() as port, pytest.raises(NoConnection, match="could not send"):
+        transport(port.url).post()
 
 
 # -- proxies and mutual TLS ----------------------------------------------------------------------------------

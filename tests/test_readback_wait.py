@@ -137,10 +137,34 @@ class GarbageReadback(PostbackApp):
         return Response(200, b"<html>maintenance</html>", (("content-type", "text/html"),))
 
 
-def test_a_garbage_read_back_makes_the_read_back_checks_error_not_fail(tmp_path: Path) -> None:
+class ReadbackTurnsBad(PostbackApp):
+    """A target whose read-back service works until it has shown the preflight's canary, then answers HTML."""
+
+    canary_read_back = False
+
+    def handle_readback(self, request: Request) -> Response:
+        if self.canary_read_back:
+            return Response(200, b"<html>maintenance</html>", (("content-type", "text/html"),))
+        answer = super().handle_readback(request)
+        self.canary_read_back = b'"conformance_canary"' in answer.body
+        return answer
+
+
+def test_a_garbage_read_back_stops_the_run_at_the_preflight_with_one_line(tmp_path: Path) -> None:
+    """A read-back that cannot work: the canary cannot be read back, exit 4 before any test, no report."""
     run = run_against(GarbageReadback, "v2", tmp_path, modules=("test_endpoint.py",))
+    assert run.exit_code == 4, run.stdout[-2000:] + run.stderr[-2000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR:")]
+    (error,) = errors
+    assert "preflight" in error, run.stderr[-2000:]
+    assert not (run.report_dir / "results.json").exists()
+
+
+def test_a_garbage_read_back_makes_the_read_back_checks_error_not_fail(tmp_path: Path) -> None:
+    """A read-back that turns bad after the preflight: the read-back checks are errors, never failures."""
+    run = run_against(ReadbackTurnsBad, "v2", tmp_path, modules=("test_endpoint.py",))
     read_back = [e for e in run.results["clauses"] if e["status"] == "error"]
-    assert read_back, run.stdout[-2000:]
+    assert read_back, run.stdout[-2000:] + run.stderr[-2000:]
     assert not run.statuses("fail")
     for entry in read_back:
         assert "did not answer" in entry["detail"]

@@ -354,10 +354,14 @@ def test_junit_parses_with_one_testcase_per_test_and_clause_properties(faulty: F
     summary = re.search(r"(\d+) failed, (\d+) passed(?:, (\d+) skipped)?", faulty.run.stdout)
     assert summary is not None
     failed, passed, skipped = (int(n or 0) for n in summary.groups())
-    assert len(cases) == suite.tests == failed + passed + skipped
-    assert suite.failures == failed
-    assert suite.errors == 0
-    assert suite.skipped == skipped
+    # On a mismatch, say which tests pytest and junit.xml count differently.
+    pytest_failed = sorted(line for line in faulty.run.stdout.splitlines() if line.startswith("FAILED "))
+    junit_not_passed = sorted(f"{c.name}: {c.result[0]._tag}" for c in cases if c.result)
+    diagnosis = "\n".join([*pytest_failed, "--- junit.xml:", *junit_not_passed])
+    assert len(cases) == suite.tests == failed + passed + skipped, diagnosis
+    assert suite.failures == failed, diagnosis
+    assert suite.errors == 0, diagnosis
+    assert suite.skipped == skipped, diagnosis
     for case in cases:
         props = _properties(case)
         keys = {k for k, _ in props}

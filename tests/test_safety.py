@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -17,6 +18,7 @@ from conformance.cleanup import main as cleanup_main
 from conformance.cleanup import statements
 from conformance.contract.model import Cred
 from conformance.reference.app import PostbackApp, Rejection
+from conformance.reference.asgi import Request, Response
 from conformance.reference.server import ReferenceServer
 from conformance.reference.store import Store
 from conformance.transport.client import (
@@ -177,9 +179,20 @@ def test_preflight_passes_and_the_run_goes_on(tmp_path: Path) -> None:
 # -- --max-duration ------------------------------------------------------------------------------------------
 
 
+class SlowAnswers(PostbackApp):
+    """A correct target that takes 50 ms over each event request (~150 of them for test_names.py)."""
+
+    async def handle_event(self, request: Request, database_segment: bytes, table_segment: bytes) -> Response:
+        await asyncio.sleep(0.05)
+        return await super().handle_event(request, database_segment, table_segment)
+
+
 def test_tests_not_started_within_max_duration_are_skipped_with_that_reason(tmp_path: Path) -> None:
-    """--max-duration: the tests due after it are skipped, and their clauses say why."""
-    with ReferenceServer("v2", [TEST_KEY]) as server:
+    """--max-duration: the tests due after it are skipped, and their clauses say why.
+
+    The target is slow so that the module outlasts the 1 s budget however fast the machine is.
+    """
+    with ReferenceServer("v2", [TEST_KEY], app=SlowAnswers("v2", [TEST_KEY], Store())) as server:
         run = run_pytest(
             [str(SUITE / "test_names.py"), f"--target={server.url}", "--api-version=v2"],
             tmp_path,

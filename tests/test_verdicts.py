@@ -81,9 +81,17 @@ def test_a_v2_target_refusing_td1_fails_auth_05_without_read_back(tmp_path: Path
 
 
 class ServerError(PostbackApp):
-    """Answers 500 to every event request."""
+    """Answers the first event request (the preflight's canary) properly, then 500 to every one after it.
+
+    A 500 to the canary itself stops the run at the preflight (exit 4, test_safety), before any verdict.
+    """
+
+    canary_answered = False
 
     async def handle_event(self, request: Request, database_segment: bytes, table_segment: bytes) -> Response:
+        if not self.canary_answered:
+            self.canary_answered = True
+            return await super().handle_event(request, database_segment, table_segment)
         await self.drain_body(request)
         return Response(500, b"oops", (("content-type", "text/plain"),))
 

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import time
 
+from conformance import traffic
 from conformance.plugin.session import Run
 from conformance.readback import WINDOW_SLACK, ReadbackError, RecordSource
 from conformance.transport.client import NoConnection, TargetError, Throttled, Transport
 
 POLL_FIRST, POLL_MAX = 0.5, 30.0  # seconds between read-back polls, doubling (a TD read-back is a query job)
 CANARY_FIELD = "conformance_canary"
+PREFLIGHT_TEST = "preflight"  # the canary's test in traffic.har (it judges no clause)
 
 
 def run_preflight(run: Run) -> None:
     """Send the canary to every target and read it back; TargetError with one clear line on failure."""
-    for name, transport in run.transports.items():
-        check_target(transport, run.ledger.readbacks.get(name), run.settings.settle)
+    traffic.CURRENT.set(PREFLIGHT_TEST, ())
+    try:
+        for name, transport in run.transports.items():
+            check_target(transport, run.ledger.readbacks.get(name), run.settings.settle)
+    finally:
+        traffic.CURRENT.clear()
 
 
 def check_target(transport: Transport, readback: RecordSource | None, settle: float) -> None:

@@ -4,11 +4,13 @@ HAR 1.2 (W3C Web Performance WG draft, "HTTP Archive (HAR) format", version 1.2)
 ``creator`` and ``entries``; each entry a ``request``, a ``response``, ``cache`` and ``timings``. What HAR
 has no field for goes into custom fields, which the format says start with an underscore:
 
-- ``_postback`` on each entry: the test node ID, its clause IDs, the target and its API version, the probe
-  record's ``conformance_id``, chunked framing, and for each body its full ``size``, ``sha256`` and whether
-  the HAR holds only its first bytes (``truncated``); the entry's ``comment`` says the same in words.
+- ``_postback`` on each entry: the test node ID (``preflight`` for the preflight's canary), its clause IDs,
+  the target and its API version, the probe record's ``conformance_id``, chunked framing, and for each body
+  its full ``size``, ``sha256`` and whether the HAR holds only its first bytes (``truncated``); the entry's
+  ``comment`` says the same in words.
 - ``_encoding: base64`` on a ``postData`` that is not UTF-8 (HAR gives only ``content`` an ``encoding``).
-- ``response.status: 0`` with ``_error`` when there was no answer (timeout, refused or dropped connection).
+- ``response.status: 0`` with ``_error`` when a sent request got no answer (timeout, dropped connection,
+  not HTTP); a request that could not be sent at all is no exchange (the transport's NoConnection).
 - ``_postback`` on the log: suite version, run ID, seed, and each target's URL (``replay`` uses them).
 
 Keys are placeholders (``$POSTBACK_WRITE_KEY``) here as in every report; the text passes the run's
