@@ -69,7 +69,8 @@ def _show(value: object) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """The JSON type of a decoded value (null, boolean, number, string, array, object)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -87,7 +88,7 @@ def _kind(value: object) -> str:
 
 def td_compare_value(sent: object, got: object) -> str | None:
     """None: ``got`` is ``sent`` as TD stores it; a problem text; or :class:`Undecided`."""
-    mismatch = f"sent {_show(sent)} ({_kind(sent)}), read back {_show(got)} ({_kind(got)})"
+    mismatch = f"sent {_show(sent)} ({json_kind(sent)}), read back {_show(got)} ({json_kind(got)})"
     if sent is None:
         return None if got is None else mismatch
     if isinstance(sent, bool):
