@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ipaddress
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from conformance import __version__
+from conformance.transport.client import is_loopback
 from conformance.transport.redact import Redactor
 
 KEY_ENV = "POSTBACK_WRITE_KEY"
@@ -198,16 +198,6 @@ def side_by_side(old: list[str], new: list[str]) -> list[str]:
     return rows
 
 
-def _loopback(url: str) -> bool:
-    host = httpx.URL(url).host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def replay(options: argparse.Namespace, emit: Callable[[str], None] = print) -> int:
     """Replay the chosen entries, emitting each comparison as it comes; the exit status."""
     entries, meta = load(options.har)
@@ -219,7 +209,11 @@ def replay(options: argparse.Namespace, emit: Callable[[str], None] = print) -> 
     scheme = httpx.URL(options.target).scheme
     if scheme not in ("http", "https"):
         raise ReplayError(f"--target must be an http:// or https:// URL, not {options.target!r}")
-    plain = scheme == "http" and not _loopback(options.target) and not options.allow_insecure_http
+    plain = (
+        scheme == "http"
+        and not is_loopback(httpx.URL(options.target).host)
+        and not options.allow_insecure_http
+    )
     changed = replayed = 0
     verify: ssl.SSLContext | bool = not options.insecure
     if options.ca_bundle and not options.insecure:

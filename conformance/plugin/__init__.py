@@ -46,8 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    settings, _ = distributed.worker_settings(config, options.settings_from_config(config))
-    run = Run(settings)
+    run = Run(distributed.worker_settings(config, options.settings_from_config(config)))
     config.stash[run_key] = run
     suite.configure_hypothesis(config, run)
     config.pluginmanager.register(suite.LastFailedOrigins(config), "postback-lastfailed-origins")

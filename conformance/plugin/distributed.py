@@ -36,12 +36,12 @@ def is_controller(config: pytest.Config) -> bool:
     return not is_worker(config) and getattr(config.option, "dist", "no") != "no"
 
 
-def worker_settings(config: pytest.Config, settings: Settings) -> tuple[Settings, str | None]:
+def worker_settings(config: pytest.Config, settings: Settings) -> Settings:
     """A worker's settings: the controller's seed and run ID (both are random unless given)."""
     given = getattr(config, "workerinput", {}).get(INPUT)
     if not given:
-        return settings, None
-    return replace(settings, seed=given["seed"], run_id=given["run_id"]), str(given["run_id"])
+        return settings
+    return replace(settings, seed=given["seed"], run_id=given["run_id"])
 
 
 def worker_input(run: Run) -> dict[str, Any]:
