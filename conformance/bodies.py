@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conformance.contract import value_mapping
+from conformance.contract.fields import FLAG_FIELDS, NUMBER_FIELDS, TEXT_FIELDS
 from conformance.contract.model import Body
 from conformance.contract.value_mapping import json_kind
 from conformance.json_kinds import STRESS_DIGITS, classify, explain
@@ -26,6 +27,8 @@ __all__ = ["classify", "explain"]  # the classifier lives in json_kinds; re-expo
 RESERVED_FIELDS = frozenset({"conformance_id", "time"})
 # JSON integers every implementation holds exactly (RFC 8259 section 6: IEEE 754 doubles, +-(2**53)).
 SAFE_INT = 2**53
+# Treasure Data's integer column type is 64-bit (long): BODY-01 holds integers of that range to come back.
+INT64 = 2**63
 # Field names a columnar store keeps as sent (lowercase ASCII letters, digits, "_", no leading digit).
 NAME_FIRST = "abcdefghijklmnopqrstuvwxyz_"
 NAME_REST = NAME_FIRST + "0123456789"
@@ -67,29 +70,29 @@ def _const(raw: bytes) -> Build:
 # that ingests them anyway is caught by read-back.
 INVALID_JSON_CASES = (
     BodyCase("missing-closing-brace", Body.INVALID_JSON, lambda p: p[:-1]),
-    BodyCase("truncated-after-colon", Body.INVALID_JSON, lambda p: p[:-1] + b',"x":'),
-    BodyCase("truncated-inside-string", Body.INVALID_JSON, lambda p: p[:-1] + b',"x":"abc'),
+    BodyCase("truncated-after-colon", Body.INVALID_JSON, lambda p: p[:-1] + b',"text":'),
+    BodyCase("truncated-inside-string", Body.INVALID_JSON, lambda p: p[:-1] + b',"text":"abc'),
     BodyCase("trailing-word", Body.INVALID_JSON, lambda p: p + b" x"),
-    BodyCase("second-object", Body.INVALID_JSON, lambda p: p + b'{"b":2}'),
+    BodyCase("second-object", Body.INVALID_JSON, lambda p: p + b'{"number":2}'),
     BodyCase("trailing-comma", Body.INVALID_JSON, lambda p: p[:-1] + b",}"),
     BodyCase("single-quotes", Body.INVALID_JSON, lambda p: p.replace(b'"', b"'")),
     BodyCase(
         "unquoted-key", Body.INVALID_JSON, lambda p: p.replace(b'"conformance_id"', b"conformance_id", 1)
     ),
     BodyCase("comment", Body.INVALID_JSON, lambda p: p[:-1] + b"/* note */}"),
-    BodyCase("nan", Body.INVALID_JSON, members(b'"n":NaN'), "RFC 8259 section 6: no NaN"),
-    BodyCase("minus-infinity", Body.INVALID_JSON, members(b'"n":-Infinity'), "RFC 8259 section 6"),
-    BodyCase("leading-zero", Body.INVALID_JSON, members(b'"n":012')),
-    BodyCase("hex-number", Body.INVALID_JSON, members(b'"n":0x1F')),
-    BodyCase("raw-tab-in-string", Body.INVALID_JSON, members(b'"s":"a\tb"'), "RFC 8259 section 7"),
-    BodyCase("invalid-escape", Body.INVALID_JSON, members(b'"s":"\\x41"'), "RFC 8259 section 7"),
+    BodyCase("nan", Body.INVALID_JSON, members(b'"decimal":NaN'), "RFC 8259 section 6: no NaN"),
+    BodyCase("minus-infinity", Body.INVALID_JSON, members(b'"decimal":-Infinity'), "RFC 8259 section 6"),
+    BodyCase("leading-zero", Body.INVALID_JSON, members(b'"number":012')),
+    BodyCase("hex-number", Body.INVALID_JSON, members(b'"number":0x1F')),
+    BodyCase("raw-tab-in-string", Body.INVALID_JSON, members(b'"text":"a\tb"'), "RFC 8259 section 7"),
+    BodyCase("invalid-escape", Body.INVALID_JSON, members(b'"text":"\\x41"'), "RFC 8259 section 7"),
     BodyCase("whitespace-only", Body.INVALID_JSON, _const(b" \r\n\t")),
     # RFC 8259 section 8.1: JSON text exchanged between systems is UTF-8 (RFC 3629 forbids the rest).
-    BodyCase("byte-ff", Body.INVALID_UTF8, members(b'"s":"\xff"')),
-    BodyCase("overlong-slash", Body.INVALID_UTF8, members(b'"s":"\xc0\xaf"')),
-    BodyCase("encoded-surrogate", Body.INVALID_UTF8, members(b'"s":"\xed\xa0\x80"')),
-    BodyCase("truncated-sequence", Body.INVALID_UTF8, members(b'"s":"\xe2\x82"')),
-    BodyCase("latin-1-text", Body.INVALID_UTF8, members(b'"s":"caf\xe9"')),
+    BodyCase("byte-ff", Body.INVALID_UTF8, members(b'"text":"\xff"')),
+    BodyCase("overlong-slash", Body.INVALID_UTF8, members(b'"text":"\xc0\xaf"')),
+    BodyCase("encoded-surrogate", Body.INVALID_UTF8, members(b'"text":"\xed\xa0\x80"')),
+    BodyCase("truncated-sequence", Body.INVALID_UTF8, members(b'"text":"\xe2\x82"')),
+    BodyCase("latin-1-text", Body.INVALID_UTF8, members(b'"text":"caf\xe9"')),
 )
 
 # BODY-04 (legacy doc: the JSON "becomes a record"; [TD-OAS] 2.0.0: ``type: object``).
@@ -97,7 +100,7 @@ NON_OBJECT_CASES = (
     BodyCase("empty-array", Body.NON_OBJECT, _const(b"[]")),
     BodyCase("array-of-scalars", Body.NON_OBJECT, _const(b'[1,"two",true,null]')),
     BodyCase("array-holding-a-probe", Body.NON_OBJECT, lambda p: b"[" + p + b"]"),
-    BodyCase("array-holding-a-probe-and-more", Body.NON_OBJECT, lambda p: b"[" + p + b',{"b":2},3]'),
+    BodyCase("array-holding-a-probe-and-more", Body.NON_OBJECT, lambda p: b"[" + p + b',{"number":2},3]'),
     BodyCase("string", Body.NON_OBJECT, _const(b'"conformance"')),
     BodyCase("string-holding-probe-json", Body.NON_OBJECT, lambda p: json.dumps(p.decode()).encode()),
     BodyCase("integer", Body.NON_OBJECT, _const(b"1234")),
@@ -107,7 +110,7 @@ NON_OBJECT_CASES = (
     BodyCase("null", Body.NON_OBJECT, _const(b"null")),
 )
 
-_MANY_KEYS = b",".join(b'"k%05d":%d' % (i, i) for i in range(20_000))
+_MANY_KEYS = b'"payload":{' + b",".join(b'"k%05d":%d' % (i, i) for i in range(20_000)) + b"}"
 # BODY-08: the nesting ladder (total depth of the body, the probe record itself being depth 1). Libraries stop
 # at 64, 100, 128, 512, 1000 or 10000 levels; RFC 8259 section 9 lets them, so each step may be refused.
 NESTING_LADDER = (16, 32, 64, 65, 128, 129, 256, 512, 1000, 10_000)
@@ -115,42 +118,67 @@ CONTAINERS = ("arrays", "objects")
 
 
 def nested(container: str, depth: int) -> Build:
-    """A probe record whose ``"deep"`` member nests ``container`` so that the body is ``depth`` deep."""
+    """A probe record whose ``"payload"`` member nests ``container`` so that the body is ``depth`` deep."""
     inner = depth - 1
     if container == "arrays":
-        return members(b'"deep":' + b"[" * inner + b"]" * inner)
-    return members(b'"deep":' + b'{"a":' * (inner - 1) + b"{}" + b"}" * (inner - 1))
+        return members(b'"payload":' + b"[" * inner + b"]" * inner)
+    return members(b'"payload":' + b'{"a":' * (inner - 1) + b"{}" + b"}" * (inner - 1))
 
 
 # BODY-08: bodies well within the v2 cap that stress a parser. Valid objects are STRESS (200, 400 or 413).
 STRESS_CASES = (
-    BodyCase("deep-arrays-10000", Body.STRESS, members(b'"deep":' + b"[" * 10_000 + b"]" * 10_000)),
+    BodyCase("deep-arrays-10000", Body.STRESS, members(b'"payload":' + b"[" * 10_000 + b"]" * 10_000)),
     BodyCase(
-        "deep-objects-10000", Body.STRESS, members(b'"deep":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000)
+        "deep-objects-10000", Body.STRESS, members(b'"payload":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000)
     ),
-    BodyCase("unclosed-arrays-100000", Body.INVALID_JSON, members(b'"deep":' + b"[" * 100_000)),
+    BodyCase("unclosed-arrays-100000", Body.INVALID_JSON, members(b'"payload":' + b"[" * 100_000)),
     BodyCase("many-keys-20000", Body.STRESS, members(_MANY_KEYS)),
-    BodyCase("huge-exponent", Body.STRESS, members(b'"n":1e999999')),
-    BodyCase("integer-of-5000-digits", Body.STRESS, members(b'"n":' + b"9" * 5000)),
-    BodyCase("negative-zero", Body.STRESS, members(b'"n":-0')),
-    BodyCase("float-underflow", Body.STRESS, members(b'"n":1e-400')),
-    BodyCase("string-of-512-kib", Body.STRESS, members(b'"s":"' + b"a" * 524_288 + b'"')),
+    BodyCase("huge-exponent", Body.STRESS, members(b'"payload":1e999999')),
+    BodyCase("integer-of-5000-digits", Body.STRESS, members(b'"payload":' + b"9" * 5000)),
+    BodyCase("negative-zero", Body.STRESS, members(b'"payload":-0')),
+    BodyCase("float-underflow", Body.STRESS, members(b'"payload":1e-400')),
+    BodyCase("string-of-512-kib", Body.STRESS, members(b'"text":"' + b"a" * 524_288 + b'"')),
     BodyCase(
-        "many-unicode-escapes", Body.STRESS, members(b'"s":"' + b"\\u00e9\\ud83d\\ude00" * 5_000 + b'"')
+        "many-unicode-escapes", Body.STRESS, members(b'"text":"' + b"\\u00e9\\ud83d\\ude00" * 5_000 + b'"')
     ),
-    BodyCase("wide-array-200000", Body.STRESS, members(b'"wide":[' + b",".join([b"0"] * 200_000) + b"]")),
+    BodyCase("wide-array-200000", Body.STRESS, members(b'"payload":[' + b",".join([b"0"] * 200_000) + b"]")),
     BodyCase(
         "wide-object-50000",
         Body.STRESS,
-        members(b'"wide":{' + b",".join(b'"k%05d":0' % i for i in range(50_000)) + b"}"),
+        members(b'"payload":{' + b",".join(b'"k%05d":0' % i for i in range(50_000)) + b"}"),
     ),
     # RFC 8259 section 8.2: a lone surrogate escape is valid grammar but no Unicode text; receivers differ.
-    BodyCase("lone-high-surrogate", Body.STRESS, members(b'"s":"\\ud800"'), "RFC 8259 section 8.2"),
-    BodyCase("lone-low-surrogate", Body.STRESS, members(b'"s":"x\\udc00y"'), "RFC 8259 section 8.2"),
+    BodyCase("lone-high-surrogate", Body.STRESS, members(b'"text":"\\ud800"'), "RFC 8259 section 8.2"),
+    BodyCase("lone-low-surrogate", Body.STRESS, members(b'"text":"x\\udc00y"'), "RFC 8259 section 8.2"),
     BodyCase(
-        "reversed-surrogate-pair", Body.STRESS, members(b'"s":"\\ude00\\ud83d"'), "RFC 8259 section 8.2"
+        "reversed-surrogate-pair", Body.STRESS, members(b'"text":"\\ude00\\ud83d"'), "RFC 8259 section 8.2"
     ),
-    BodyCase("lone-surrogate-in-a-name", Body.STRESS, members(b'"\\ud83d":1'), "RFC 8259 section 8.2"),
+    BodyCase(
+        "lone-surrogate-in-a-name", Body.STRESS, members(b'"payload":{"\\ud83d":1}'), "RFC 8259 section 8.2"
+    ),
+    # The other interoperability hazards of RFC 8259: receivers may differ (accept, refuse, keep either
+    # value), none may crash. Section 4: duplicate names, also when equal only after unescaping (8.3).
+    BodyCase("duplicate-names", Body.STRESS, members(b'"dup":1,"dup":2'), "RFC 8259 section 4"),
+    BodyCase(
+        "names-equal-after-unescaping", Body.STRESS, members(b'"dup":1,"d\\u0075p":2'), "RFC 8259 section 8.3"
+    ),
+    # Section 6: integers beyond 64 bits, an integer written with an exponent.
+    BodyCase(
+        "integer-beyond-64-bits",
+        Body.STRESS,
+        members(b'"payload":18446744073709551616'),
+        "RFC 8259 section 6",
+    ),
+    BodyCase("integer-with-an-exponent", Body.OBJECT, members(b'"payload":1E2'), "RFC 8259 section 6"),
+    # Sections 7 and 8.2: escaped NUL and controls, noncharacters.
+    BodyCase(
+        "escaped-nul-and-controls", Body.STRESS, members(b'"text":"a\\u0000b\\u001f"'), "RFC 8259 section 7"
+    ),
+    BodyCase(
+        "noncharacter-escapes", Body.STRESS, members(b'"text":"\\uffff\\ufdd0"'), "RFC 8259 section 8.2"
+    ),
+    # Section 8.1: a byte order mark before the text (MUST NOT be sent; a receiver MAY ignore it).
+    BodyCase("byte-order-mark", Body.STRESS, lambda p: b"\xef\xbb\xbf" + p, "RFC 8259 section 8.1"),
 )
 
 # BODY-08: odd header fields on a valid probe record (RFC 9110 section 5.3: Content-Type is a singleton).
@@ -252,12 +280,25 @@ def field_names() -> st.SearchStrategy[str]:
 
 
 def must_values() -> st.SearchStrategy[object]:
-    """BODY-01's MUST part: strings, integers within +-2**53, booleans."""
-    return st.one_of(texts(), st.integers(-SAFE_INT, SAFE_INT), st.booleans())
+    """BODY-01's MUST part: strings, integers of the 64-bit range, booleans."""
+    return st.one_of(texts(), st.integers(-INT64, INT64 - 1), st.booleans())
 
 
 def must_objects() -> st.SearchStrategy[dict[str, object]]:
-    return st.dictionaries(field_names(), must_values(), min_size=1, max_size=8)
+    """Records of the documented value fields (conformance/contract/fields.py), each field of its one JSON
+    type (strings, 64-bit integers, booleans): a run never adds a column to a user's table."""
+    optional: dict[str, st.SearchStrategy[object]] = {
+        **{name: texts() for name in TEXT_FIELDS},
+        **{name: st.integers(-INT64, INT64 - 1) for name in NUMBER_FIELDS},
+        **{name: st.booleans() for name in FLAG_FIELDS},
+    }
+    return st.fixed_dictionaries({}, optional=optional).filter(bool)
+
+
+def payloads() -> st.SearchStrategy[dict[str, object]]:
+    """Objects of arbitrary member names (as a store keeps them) for the nested ``payload`` field: names of
+    any shape reach a target's parser, and make one column only."""
+    return st.dictionaries(field_names(), must_values(), max_size=6)
 
 
 def _json_scalars() -> st.SearchStrategy[object]:

@@ -2,9 +2,12 @@
 
 Every record the suite sends carries ``conformance_id`` = ``<run ID>-<counter>``, and the valid key only
 ever writes to ``--database``, into ``--table`` and the ``<table>_<suffix>`` tables of
-:func:`conformance.transport.client.probe_tables` (generated names get an unknown key, so there are no
-generated tables to drop). The command prints one Trino ``DELETE`` per table; with ``--yes`` it runs them on
-Treasure Data through td-client (API key from ``POSTBACK_TD_API_KEY`` only, like read-back).
+:func:`conformance.transport.client.probe_tables`, or to forbidden table names there (NAME-02: a conforming
+target refuses them; a faulty one's stray tables are listed in results.json ``records_by_table``). Allowed
+generated names get an unknown key, so there are no generated tables to drop. The command prints one Trino
+``DELETE`` per table and the columns a run may have added (conformance/contract/fields.py: a column cannot
+be dropped by a DELETE); with ``--yes`` it runs the deletes on Treasure Data through td-client (API key
+from ``POSTBACK_TD_API_KEY`` only, like read-back).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from conformance.contract.fields import PROBE_FIELDS
 from conformance.contract.model import is_valid_name
 from conformance.transport.client import probe_tables
 
@@ -80,9 +84,13 @@ def main(args: list[str]) -> int:
             parser.error(f"{flag} must be a name of ASCII letters, digits and _, got {name!r}")
     sql = statements(options.run_id, options.database, options.table)
     print(f"-- probe records of run {options.run_id} in database {options.database} (Trino)")
-    print("-- no generated tables: the suite sends the valid key to these tables only")
+    print("-- the valid key went to these tables, and to forbidden table names (NAME-02), which a conforming")
+    print("-- target refuses: results.json records_by_table lists every table a run wrote to")
     for statement in sql:
         print(statement + ";")
+    count = len(PROBE_FIELDS)
+    print(f"-- columns a run may have added to these tables ({count}, each a documented probe field):")
+    print("-- " + ", ".join(PROBE_FIELDS))
     if not options.yes:
         print("-- run them with --yes (needs POSTBACK_TD_API_KEY), or in the TD console")
         return 0

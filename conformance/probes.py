@@ -10,22 +10,37 @@ import json
 from dataclasses import replace
 from urllib.parse import quote
 
+from conformance.contract.fields import undocumented_fields
 from conformance.contract.model import Body, Cred, PathShape, RequestShape
 from conformance.transport.client import EVENT_PATH, Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
 
 
-def name_probe_key(target: Transport, read_back: bool = False) -> Cred:
+def name_probe_key(target: Transport, read_back: bool = False, position: str = "database") -> Cred:
     """The key for a request to generated or boundary names (CONTRACT.md, "Probe records").
 
     A well-formed unknown key: EP-05 makes it answer like the valid one on an accepted name, so the answer
     still decides name validation, and nothing is written anywhere. ``read_back``: the test also needs the
-    record's fate (NAME-02 "never ingested"); the valid key is kept for the embedded reference targets
-    (in memory, the suite's own) and for a target whose account the user declared disposable
-    (``--disposable-account``), where that part can then be observed.
+    record's fate (NAME-02 "never ingested") of a forbidden name at ``position``. A forbidden *table* name
+    gets the valid key inside the probe database (a faulty target's stray table lands there, where the
+    cleanup command finds it); a forbidden *database* name only on the embedded reference targets (in
+    memory, the suite's own) and on an account the user declared disposable (``--disposable-account``).
     """
-    return Cred.VALID if read_back and (target.spec.embedded or target.spec.disposable) else Cred.UNKNOWN
+    if not read_back:
+        return Cred.UNKNOWN
+    own_account = position == "table" or target.spec.embedded or target.spec.disposable
+    return Cred.VALID if own_account else Cred.UNKNOWN
+
+
+def body_key(target: Transport, body: bytes) -> Cred:
+    """The key for a body only the answer judges: the valid key, unless the body holds top-level names
+    outside the documented field set (conformance/contract/fields.py), which on Treasure Data would become
+    columns of the user's table; then a well-formed unknown key, which EP-05 makes answer like the valid
+    one and which nothing ingests. A disposable account takes every body with the valid key."""
+    if target.spec.disposable or not undocumented_fields(body):
+        return Cred.VALID
+    return Cred.UNKNOWN
 
 
 def without_valid_key(credentials: Credentials) -> Credentials:
@@ -110,9 +125,9 @@ def body_of(target: Transport, shape: RequestShape) -> tuple[bytes, str | None]:
     if shape.body is Body.NON_OBJECT:
         return b"[" + record + b"]", cid
     if shape.body is Body.INVALID_JSON:
-        return record[:-1] + b',"truncated":', cid  # the ID stays readable, the JSON is cut short
+        return record[:-1] + b',"text":', cid  # the ID stays readable, the JSON is cut short
     if shape.body is Body.INVALID_UTF8:
-        return record[:-1] + b',"bad":"\xff\xfe"}', cid
+        return record[:-1] + b',"text":"\xff\xfe"}', cid
     return b"", None
 
 

@@ -39,10 +39,10 @@ pytestmark = pytest.mark.responses
 
 # Bodies of each kind the contract model knows (a JSON object is always a probe record).
 RAW_BODIES: dict[Body, bytes] = {
-    Body.INVALID_JSON: b'{"conformance_id": "truncated", "a": ',
+    Body.INVALID_JSON: b'{"conformance_id": "truncated", "text": ',
     Body.NON_OBJECT: b'["conformance", 1]',
     Body.EMPTY: b"",
-    Body.INVALID_UTF8: b'{"conformance_id": "bad-utf8", "a": "\xff\xfe"}',
+    Body.INVALID_UTF8: b'{"conformance_id": "bad-utf8", "text": "\xff\xfe"}',
 }
 LONG_NAME = "n" * 1024  # NAME-05 measures it; any answer but an undocumented status is fine here
 

@@ -98,17 +98,19 @@ def run_against(
     tls: bool = False,
     readback: bool = True,
     disposable: bool = True,
+    store: Store | None = None,
 ) -> SuiteRun:
     """Serve ``app_class`` as ``version`` on loopback and run the suite (or ``modules`` of it) against it.
 
     ``version="cutover"``: serve it as the v2 side of a comparison with a correct legacy reference target.
     ``readback=False``: the suite gets no read-back service (the answers alone decide what they can).
     ``disposable``: the target is ours and in memory, so ``--disposable-account`` (NAME-02 decided).
+    ``store``: where the target keeps what it ingests (for tests that look at it after the run).
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
     cert, key = self_signed_certificate(tmp_path) if tls else (None, None)
     served = "v2" if version == "cutover" else version
-    app = app_class(served, [TEST_KEY], Store(lag=lag))  # type: ignore[arg-type]
+    app = app_class(served, [TEST_KEY], store if store is not None else Store(lag=lag))  # type: ignore[arg-type]
     targets = [str(SUITE / m) for m in modules] or [str(SUITE)]
     tls_args = [f"--ca-bundle={cert}"] if cert else []
     with ExitStack() as stack:

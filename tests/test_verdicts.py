@@ -19,7 +19,7 @@ from conformance.contract.catalog import catalog_sha256, catalog_version
 from conformance.cutover.baseline import catalog_warning
 from conformance.plugin.options import TargetOptions
 from conformance.plugin.session import Outcome, Run
-from conformance.reference.app import PostbackApp
+from conformance.reference.app import PostbackApp, Rejection
 from conformance.reference.asgi import Request, Response
 from conformance.report import summary_lines, write_all
 from conformance.report.results import aggregate, schema, undecided, verdict
@@ -100,6 +100,30 @@ def test_a_500_fails_ep_01_without_read_back(tmp_path: Path) -> None:
     run = run_against(ServerError, "legacy", tmp_path, "-k", "EP-01", modules=ENDPOINT, readback=False)
     assert run.exit_code == 1, run.stdout[-3000:] + run.stderr[-2000:]
     assert entry(run, "EP-01", "legacy")["status"] == "fail"
+
+
+class ArraysCrash(PostbackApp):
+    """Answers a JSON array body 500 (every other request as the reference does)."""
+
+    def parse_body(self, body: bytes) -> object:
+        value = super().parse_body(body)
+        if isinstance(value, list):
+            raise Rejection(500, "internal error")
+        return value
+
+
+def test_a_500_met_by_a_body_04_test_fails_body_08_too_with_that_exchange_as_evidence(tmp_path: Path) -> None:
+    """BODY-08 (MUST) speaks of every request: a 5xx met by a test of another clause (here BODY-04's JSON
+    arrays) fails BODY-08 as well, with the exchange that got it as the evidence, on the test's target."""
+    run = run_against(ArraysCrash, "v2", tmp_path, "-k", "not_an_object", modules=("test_body.py",))
+    assert run.exit_code == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert entry(run, "BODY-04", "v2")["status"] == "fail"
+    body_08 = entry(run, "BODY-08", "v2")
+    assert body_08["status"] == "fail"
+    assert "Received: 500" in body_08["detail"]
+    assert any("not_an_object" in t for t in body_08["tests"]), body_08["tests"]
+    junit = (run.report_dir / "junit.xml").read_text()
+    assert 'name="clause" value="BODY-04"' in junit
 
 
 def test_require_complete_makes_an_incomplete_verdict_exit_1(tmp_path: Path) -> None:

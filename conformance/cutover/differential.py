@@ -30,7 +30,7 @@ MAX_WRITTEN_NAME = 128
 HEADER_SPELLINGS = ("X-TD-Write-Key", "x-td-write-key", "X-TD-WRITE-KEY", "x-Td-wRiTe-KeY")
 # Body sizes in bytes: 0 leaves the record at its natural size; the largest is the v2 cap itself.
 BODY_SIZES = (0, 1024, 65_536, 1_000_000, V2_BODY_CAP)
-VALUE_FIELD = "value"
+VALUE_FIELD = "payload"  # any JSON value: one documented column (conformance/contract/fields.py)
 PAD_FIELD = "pad"
 JsonValue = Any
 

@@ -175,11 +175,11 @@ def pytest_runtest_makereport(
         or (report.when == "setup" and not report.passed)
         or (report.when == "teardown" and report.failed)
     ):
-        outcome = verdicts.classify(item, call, report, run)
-        run.outcomes.append(outcome)
+        outcomes = verdicts.classify(item, call, report, run)
+        run.outcomes.extend(outcomes)
         for cid in verdicts.marked_clauses(item):
             report.user_properties.append(("clause", cid))
-        report.user_properties.append(("target", outcome.target))
+        report.user_properties.append(("target", outcomes[0].target))
     return report
 
 

@@ -9,6 +9,7 @@ from typing import cast
 
 import pytest
 
+from conformance import traffic
 from conformance.cutover.baseline import BaselineDiff
 from conformance.readback import Ledger, RecordSource, open_readback
 from conformance.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
@@ -38,6 +39,8 @@ class Run(RunData):
         # phases, read-back checks); and the clauses whose ingestion it could not verify (no read-back).
         self.exercised: dict[str, set[str]] = {}
         self.unverified: dict[str, set[str]] = {}
+        # Per test (node ID): the exchanges answered 5xx or not at all (BODY-08 holds for every request).
+        self.crashes: dict[str, list[Exchange]] = {}
         self.baseline_diff: BaselineDiff | None = None
         self.started = False
         self.ready = False  # every target is up (reports are written only then)
@@ -165,6 +168,13 @@ class Run(RunData):
 
     def own_throttles(self) -> dict[str, int]:
         return {name: t.throttles for name, t in self.transports.items()}
+
+    def record_exchange(self, exchange: Exchange, started: datetime, elapsed: float) -> None:
+        """traffic.har, and BODY-08's every-request rule: a 5xx or no answer is kept for its test."""
+        super().record_exchange(exchange, started, elapsed)
+        if exchange.response is None or exchange.response.status >= 500:
+            nodeid = traffic.CURRENT.get()[0]
+            self.crashes.setdefault(nodeid, []).append(exchange)
 
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
         self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))

@@ -15,6 +15,7 @@ import pytest
 from conformance.checks import LEVEL_STRENGTH, ConformanceFailure, capped_level
 from conformance.contract.catalog import Level, clause
 from conformance.plugin.session import CUTOVER, Finding, Outcome, Run
+from conformance.transport.exchange import Exchange
 
 NOT_EXERCISED = {
     "answer": "no request of this test exercised it in this run",
@@ -66,7 +67,58 @@ def _violated_levels(
     return levels
 
 
-def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, run: Run) -> Outcome:
+def classify(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, run: Run
+) -> list[Outcome]:
+    """The outcomes of one test phase: the test's own, with BODY-08's every-request rule applied (one more
+    outcome per other target a cutover test met a 5xx on). Adjusts ``report`` for SHOULD and INFO misses
+    (not with --strict), and fails it when any of its requests got a 5xx or no answer."""
+    outcome = _classify(item, call, report, run)
+    crashes = run.crashes.pop(item.nodeid, []) if report.when == "call" else []
+    outcomes = [outcome]
+    failed = False
+    for target in dict.fromkeys(x.target for x in crashes):
+        met = [x for x in crashes if x.target == target]
+        version = run.versions.get(target)
+        if version is None or not clause(EVERY_REQUEST).applies_to(version):
+            continue
+        if target != outcome.target:
+            outcomes.append(Outcome(f"{item.nodeid}::every-request[{target}]", target, {}, {}))
+        failed |= _every_request_failure(outcomes[-1], met, run)
+    if failed:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(o.message for o in outcomes if o.message)
+    return outcomes
+
+
+EVERY_REQUEST = "BODY-08"
+
+
+def _every_request_failure(outcome: Outcome, crashes: list[Exchange], run: Run) -> bool:
+    """BODY-08 speaks of every request: a 5xx or a dropped connection met by any test fails it, with those
+    exchanges as its evidence (REQUIREMENTS.md BODY-08: "no request makes the target answer 5xx, close the
+    connection without an answer, or exceed the run's timeout")."""
+    if outcome.statuses.get(EVERY_REQUEST) == "fail":
+        return False
+    received = "; ".join(x.outcome() for x in crashes[:3])
+    if len(crashes) > 3:
+        received += f" (and {len(crashes) - 3} more request(s) of this test)"
+    finding = Finding(
+        (EVERY_REQUEST,),
+        "an answer within the timeout that is not 5xx, to every request (BODY-08)",
+        run.redactor(received),
+        tuple(crashes[:5]),
+    )
+    outcome.findings += (finding,)
+    outcome.exchanges += finding.exchanges
+    text = f"Expected: {finding.expected} / Received: {finding.received}"
+    outcome.message = "\n".join(m for m in (outcome.message, text) if m)
+    outcome.statuses[EVERY_REQUEST] = "fail"
+    outcome.detail[EVERY_REQUEST] = text
+    return True
+
+
+def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, run: Run) -> Outcome:
     """The outcome of one test phase; adjusts ``report`` for SHOULD and INFO misses (not with --strict)."""
     target = target_of(item)
     version = run.versions.get(target, target)

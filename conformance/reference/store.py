@@ -92,6 +92,14 @@ class Store:
         """Like :meth:`query_json`, each record parsed back into a dict."""
         return [json.loads(text) for text in self.query_json(database, table, conformance_ids)]
 
+    def every_record(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(database, table, record) of every record stored, visible or not, in ingestion order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT db_name, table_name, record FROM records ORDER BY seq"
+            ).fetchall()
+        return [(db, table, json.loads(text)) for db, table, text in rows]
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

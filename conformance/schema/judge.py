@@ -23,6 +23,7 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.contract.profile import Profile
+from conformance.probes import body_key
 from conformance.schema.loader import PROBED_METHODS
 from conformance.schema.wire import WireRequest
 from conformance.transport.client import Transport
@@ -247,10 +248,11 @@ class Judge(ContractReader):
         self.names = (target.spec.database, target.spec.table)
 
     def credential_for(self, wire: WireRequest) -> Cred:
-        """The credential a request carries: the valid key only to the run's database and table
-        (CONTRACT.md, "Probe records"); to generated names a well-formed unknown key, which must be answered
+        """The credential a request carries: the valid key only to the run's database and table, for a body of
+        documented fields (CONTRACT.md, "Probe records"; schemathesis draws any member names, each a new
+        column on Treasure Data); else a well-formed unknown key, which must be answered
         like a valid one (EP-05), so the answer still decides the names, and is never ingested."""
-        if (wire.database, wire.table) == self.names:
+        if (wire.database, wire.table) == self.names and body_key(self.target, wire.body) is Cred.VALID:
             return Cred.VALID
         return Cred.UNKNOWN
 

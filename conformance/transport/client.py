@@ -29,7 +29,8 @@ from urllib.parse import quote, unquote, urlencode
 import httpx
 
 from conformance import __version__
-from conformance.contract.model import Cred
+from conformance.contract.fields import undocumented_fields
+from conformance.contract.model import Cred, is_valid_name
 from conformance.transport.credentials import Credentials, Keyring
 from conformance.transport.exchange import Exchange, Received, SentRequest
 from conformance.transport.network import deadline, environment_proxy, http_transport, retry_after
@@ -274,7 +275,7 @@ class Transport:
         """
         http = client or self.client
         url = self.url_for(raw_path, query)
-        tables = self._valid_key_tables(raw_path, headers, query)
+        tables = self._valid_key_tables(raw_path, headers, query, body)
         sent: SentRequest | None = None
         waited = 0.0
         for attempt in range(THROTTLE_RETRIES + 1):
@@ -358,14 +359,22 @@ class Transport:
         return Exchange(name, sent, received)
 
     def _valid_key_tables(
-        self, raw_path: str, headers: Sequence[tuple[str, str]], query: Sequence[tuple[str, str]]
+        self,
+        raw_path: str,
+        headers: Sequence[tuple[str, str]],
+        query: Sequence[tuple[str, str]],
+        body: bytes = b"",
     ) -> str | None:
         """For a request carrying the valid key to the endpoint: "db.table" it writes to (None otherwise).
 
-        On a given (not embedded) target, a valid-key request naming another database or a table outside
-        :func:`probe_tables` is a suite bug: :class:`UnsafeRequest`, nothing is sent (CONTRACT.md, "Probe
-        records"). Empty or missing segments (NAME-03) name nothing and pass; extra segments are the
-        target's to refuse.
+        A valid-key request naming another database, or a table outside :func:`probe_tables` that is an
+        allowed name, is a suite bug: :class:`UnsafeRequest`, nothing is sent (CONTRACT.md, "Probe
+        records"). A forbidden table name inside the probe database passes (NAME-02: a faulty target's
+        stray table lands where the cleanup command finds it), and so do empty or missing segments
+        (NAME-03, they name nothing); extra segments are the target's to refuse. So does a body whose
+        top-level names are outside the documented field set (conformance/contract/fields.py): on Treasure
+        Data each would become a column of the user's table for good. The embedded targets are held to
+        the field rule too; ``--disposable-account`` lifts both rules for a given target.
         """
         valid = self.keys.value(Cred.VALID)
         if not valid or not any(valid in v for _, v in (*headers, *query)):
@@ -375,11 +384,20 @@ class Transport:
         segments = raw_path[len(EVENT_PATH) + 1 :].split("/")
         database = unquote(segments[0])
         table = unquote(segments[1]) if len(segments) > 1 else ""
-        allowed = database in ("", self.spec.database) and table in ("", *probe_tables(self.spec.table))
-        if not allowed and not (self.spec.embedded or self.spec.disposable):
+        own_table = table in ("", *probe_tables(self.spec.table))
+        allowed = database in ("", self.spec.database) and (own_table or not is_valid_name(table))
+        if self.spec.disposable:
+            return f"{database}.{table}" if database and table else None
+        if not allowed and not self.spec.embedded:
             raise UnsafeRequest(
                 f"suite bug: a request with the valid key to {database!r}.{table!r}; only "
-                f"{self.spec.database}.{{{', '.join(probe_tables(self.spec.table))}}} may get one"
+                f"{self.spec.database}.{{{', '.join(probe_tables(self.spec.table))}}} and forbidden table "
+                "names there may get one"
+            )
+        if extra := undocumented_fields(body):
+            raise UnsafeRequest(
+                f"suite bug: a record with the valid key holds fields outside the documented set "
+                f"({', '.join(repr(n[:40]) for n in extra[:5])}); each would become a column of the table"
             )
         return f"{database}.{table}" if allowed and database and table else None
 

@@ -206,7 +206,7 @@ class InvalidKeysIngested(PostbackApp):
     "malformed-key-500",
     "a key that is not account-ID/40-hex makes the key lookup crash: 500",
     BOTH,
-    ("AUTH-08", "RESP-01"),  # a 500 is no status the contract allows
+    ("AUTH-08", "RESP-01", "BODY-08"),  # a 500: no status the contract allows, and BODY-08 for every request
     AUTH,
 )
 class MalformedKey500(PostbackApp):
@@ -222,7 +222,7 @@ class MalformedKey500(PostbackApp):
     "a request with no key at all crashes the handler: 500",
     BOTH,
     # On v2 a query key alone (AUTH-07) and a non-TD1 Authorization alone (AUTH-11) are no key either.
-    ("AUTH-09", "AUTH-07", "AUTH-11", "RESP-01"),
+    ("AUTH-09", "AUTH-07", "AUTH-11", "RESP-01", "BODY-08"),
     AUTH,
 )
 class MissingCredential500(PostbackApp):

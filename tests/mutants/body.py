@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -229,3 +230,150 @@ class FieldNamesLowercased(PostbackApp):
     def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
         record = super().build_record(document, received_at)
         return {key.lower(): value for key, value in record.items()}
+
+
+# ---------------------------------------------------- RFC 8259's interoperability hazards (sections 4, 6-8)
+
+
+def _as_double(value: Any) -> Any:
+    """A top-level value as an IEEE 754 double holds it (JavaScript's JSON.parse): integers to 53 bits."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    try:
+        return int(float(value))
+    except OverflowError:  # beyond a double: kept (the suite leaves those open)
+        return value
+
+
+@mutant(
+    "body-integers-through-doubles",
+    "parses numbers as doubles (JavaScript's JSON.parse): 9007199254740993 is stored as 9007199254740992",
+    BOTH,
+    ("BODY-01",),
+    BODY,
+)
+class IntegersThroughDoubles(PostbackApp):
+    def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
+        return {k: _as_double(v) for k, v in super().build_record(document, received_at).items()}
+
+
+@mutant(
+    "body-huge-integers-refused",
+    "conformant variant: refuses integers beyond the 64-bit range with 400 (RFC 8259 section 9: limits)",
+    BOTH,
+    (),
+    BODY,
+)
+class HugeIntegersRefused(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        value = super().parse_body(body)
+        try:
+            json.loads(body, parse_int=_int64, parse_float=float)
+        except (ValueError, RecursionError):
+            raise Rejection(400, "number out of range") from None
+        return value
+
+
+def _int64(digits: str) -> int:
+    if len(digits.lstrip("-")) > 19 or not -(2**63) <= int(digits) < 2**63:
+        raise ValueError("integer out of range")
+    return int(digits)
+
+
+# A member name (a JSON string followed by ":") and a surrogate pair written as two escapes.
+_MEMBER_NAME = re.compile(rb'"((?:[^"\\]|\\.)*)"(\s*:)')
+_ESCAPED_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+@mutant(
+    "body-escaped-names-kept-raw",
+    'copies member names byte for byte without decoding their escapes: "te\\u0078t" stays a name of its own',
+    BOTH,
+    ("BODY-01",),
+    BODY,
+)
+class EscapedNamesKeptRaw(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        raw = _MEMBER_NAME.sub(lambda m: b'"' + m.group(1).replace(b"\\", b"\\\\") + b'"' + m.group(2), body)
+        return super().parse_body(raw)
+
+
+@mutant(
+    "body-duplicate-names-500",
+    "builds records with a map that throws on an existing key: a name sent twice is answered 500",
+    BOTH,
+    ("BODY-08",),
+    BODY,
+)
+class DuplicateNames500(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        value = super().parse_body(body)
+        try:
+            json.loads(body, object_pairs_hook=_unique)
+        except KeyError:
+            raise Rejection(500, "internal error") from None
+        except (ValueError, RecursionError):
+            pass
+        return value
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise KeyError("duplicate name")
+    return dict(pairs)
+
+
+@mutant(
+    "body-first-duplicate-wins",
+    "conformant variant: of a name sent twice, the first value is kept (RFC 8259 section 4 leaves it open)",
+    BOTH,
+    (),
+    BODY,
+)
+class FirstDuplicateWins(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        value = super().parse_body(body)
+        if not isinstance(value, dict):
+            return value
+        first = json.loads(body, object_pairs_hook=lambda pairs: dict(reversed(pairs)))
+        return {name: first[name] for name in value} if isinstance(first, dict) else value
+
+
+@mutant(
+    "body-surrogate-pair-escapes-split",
+    'decodes each \\uXXXX on its own, so an escaped pair (\\ud83d\\ude00, "😀") becomes two U+FFFD',
+    BOTH,
+    ("BODY-01",),
+    BODY,
+)
+class SurrogatePairEscapesSplit(PostbackApp):
+    def parse_body(self, body: bytes) -> object:
+        return super().parse_body(_ESCAPED_PAIR.sub(rb"\\ufffd\\ufffd", body))
+
+
+@mutant(
+    "body-lone-surrogates-replaced",
+    "conformant variant: a lone surrogate escape is stored as U+FFFD (RFC 8259 section 8.2: unpredictable)",
+    BOTH,
+    (),
+    BODY,
+)
+class LoneSurrogatesReplaced(PostbackApp):
+    def build_record(self, document: dict[str, Any], received_at: float) -> dict[str, Any]:
+        record = super().build_record(_stdlib_replaced(document), received_at)
+        return record
+
+    def parse_body(self, body: bytes) -> object:
+        return _stdlib_json(body)
+
+
+def _stdlib_replaced(value: Any) -> Any:
+    """Top-level string values with each lone surrogate replaced by U+FFFD (nested values kept)."""
+    if isinstance(value, dict):
+        return {k: _replaced(v) if isinstance(v, str) else v for k, v in value.items()}
+    return value
+
+
+def _replaced(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -65,7 +65,7 @@ class NameMax64(PostbackApp):
     "empty-segment-crash",
     "an empty path segment raises an unhandled error (500)",
     BOTH,
-    ("NAME-03", "RESP-01"),
+    ("NAME-03", "RESP-01", "BODY-08"),
     NAMES,
 )
 class EmptySegmentCrash(PostbackApp):

@@ -79,7 +79,7 @@ class DeleteAccepted(PostbackApp):
     "legacy-large-body-500",
     "legacy runs out of its request buffer past 1,048,064 bytes and answers 500",
     ("legacy",),
-    ("RESP-01",),
+    ("RESP-01", "BODY-08"),
     RESP,
 )
 class LegacyLargeBody500(PostbackApp):

@@ -95,7 +95,7 @@ class ChunkedUncapped(PostbackApp):
     "size-buffer-overflow-500",
     "buffers the whole body before the cap check; past its 4 MiB buffer the framework's error becomes 500",
     V2,
-    ("SIZE-05",),
+    ("SIZE-05", "BODY-08"),
     SIZE,
 )
 class BufferOverflow500(PostbackApp):
@@ -114,7 +114,7 @@ class BufferOverflow500(PostbackApp):
     "past its 4 MiB buffer it stops answering (waits for buffer space that "
     "never frees) until the client gives up",
     V2,
-    ("SIZE-05",),
+    ("SIZE-05", "BODY-08"),
     SIZE,
 )
 class HangsOnHugeBody(PostbackApp):
