@@ -131,6 +131,8 @@ class RunData:
         self.merged_requests = 0  # requests sent by other processes (xdist workers) of this run
         self.workers = 0  # xdist workers whose part was merged into this run (0: a serial run)
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
+        # Run-level notices shown first in every report (the preflight canary's unexpected answer).
+        self.notices: list[str] = []
         self.traffic: list[dict[str, Any]] = []  # every exchange as plain data (traffic.entry): traffic.har
         # Where the seed came from: "--seed", "--hypothesis-seed" (it overrides) or "random".
         self.seed_source = "--seed"

@@ -201,6 +201,66 @@ def test_failed_preflight_stops_the_run_with_one_line_and_exit_4(
     assert not (run.report_dir / "results.json").exists()
 
 
+class Redirects(PostbackApp):
+    """Every event request is redirected to the same path on another host (a moved endpoint)."""
+
+    async def handle_event(self, request: Request, database_segment: bytes, table_segment: bytes) -> Response:
+        await self.drain_body(request)
+        location = "https://postback.example.com/api" + request.raw_path.decode("latin-1")
+        return Response(308, b"", (("location", location),))
+
+
+def test_a_redirected_canary_stops_the_run_and_says_which_target_to_use(tmp_path: Path) -> None:
+    """A redirect (the endpoint moved): exit 4, one line naming the --target to use instead."""
+    run = preflight_run(Redirects("v2", [TEST_KEY], Store()), tmp_path)
+    assert run.exit_code == 4, run.stdout[-2000:] + run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "redirected (308)" in lines[0]
+    assert "use --target=https://postback.example.com/api" in lines[0], lines[0]
+
+
+class Created201(PostbackApp):
+    """Ingests valid records and answers them 201 Created (with the {} body): a response-code violation."""
+
+    def success_response(self) -> Response:
+        ok = super().success_response()
+        return Response(201, ok.body, ok.headers)
+
+
+def test_a_target_answering_201_is_judged_by_the_tests_and_the_canary_answer_is_shown_once(
+    tmp_path: Path,
+) -> None:
+    """The preflight lets a 201 canary through: the tests run and fail the response-code clauses (EP-01,
+    RESP-01: a status the contract does not have), exit 1; the canary's answer is one notice at the top of
+    the terminal summary, summary.md, report.html and results.json."""
+    app = Created201("v2", [TEST_KEY], Store())
+    with ReferenceServer("v2", app=app) as server:
+        run = run_pytest(
+            [
+                str(SUITE / "test_endpoint.py"),
+                str(SUITE / "test_responses.py"),
+                f"--target={server.url}",
+                "--api-version=v2",
+                f"--readback={server.readback_url}",
+            ],
+            tmp_path,
+            env={"POSTBACK_WRITE_KEY": TEST_KEY},
+            timeout=120,
+        )
+    assert run.exit_code == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.results["verdict"] == "not-conformant"
+    assert {"EP-01", "RESP-01"} <= run.statuses("fail"), run.statuses("fail")
+    notice = "was answered 201, not 200"
+    assert [n for n in run.results["notices"] if notice in n] == run.results["notices"], run.results[
+        "notices"
+    ]
+    assert len(run.results["notices"]) == 1
+    assert run.stdout.count(notice) == 1, run.stdout[-2000:]
+    assert (run.report_dir / "summary.md").read_text().count(notice) == 1
+    assert (run.report_dir / "report.html").read_text().count(notice) == 1
+
+
 def test_preflight_passes_and_the_run_goes_on(tmp_path: Path) -> None:
     """A target that knows the probe database: the canary passes, the tests run."""
     run = preflight_run(OnlyDatabase("v2", [TEST_KEY], Store()), tmp_path, "--database=known", "-k", "EP-05")

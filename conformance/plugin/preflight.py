@@ -1,21 +1,27 @@
 """The preflight (issue 11, "Safe on a real account"): one canary record before the first test.
 
-Each target gets one probe record with the valid key in the run's probe table. It must be answered 200
-and, with read-back, be read back within ``--settle``; otherwise the run stops before any test with one
-line saying what to fix (the plugin turns the :class:`TargetError` into a usage error: exit status 4).
-What a target answers when the probe database does not exist is not in the Postback docs: a 404 (the
-resource is not there, RFC 9110 section 15.5.5) or a 400 are the likely answers; a target that validates
+Each target gets one probe record with the valid key in the run's probe table. The preflight stops the run
+(one line, exit status 4, through :class:`TargetError`) only where no verdict could mean anything: no
+connection, a TLS or proxy failure, throttling that never ends, the valid key refused (401/403), the probe
+database missing (404), a redirect (the line says where to), or, with read-back, a 2xx canary not read back
+within ``--settle``. Any other answer (another 2xx, a 4xx or 5xx, no answer at all) lets the run go on: the
+tests judge it (a target answering 201 fails the response-code clauses), and the canary's answer is shown
+once at the top of the terminal summary, summary.md and report.html with its likely cause
+(:attr:`RunData.notices`). What a target answers when the probe database does not exist is not in the
+Postback docs: a 404 (RFC 9110 section 15.5.5) or a 400 are the likely answers; a target that validates
 asynchronously answers 200 and the canary never arrives, which read-back then shows.
 """
 
 from __future__ import annotations
 
 import time
+from urllib.parse import urljoin, urlsplit
 
 from conformance import traffic
 from conformance.plugin.session import Run
 from conformance.readback import WINDOW_SLACK, ReadbackError, RecordSource
-from conformance.transport.client import NoConnection, TargetError, Throttled, Transport
+from conformance.transport.client import EVENT_PATH, NoConnection, TargetError, Throttled, Transport
+from conformance.transport.exchange import Exchange
 
 POLL_FIRST, POLL_MAX = 0.5, 30.0  # seconds between read-back polls, doubling (a TD read-back is a query job)
 CANARY_FIELD = "conformance_canary"
@@ -23,16 +29,19 @@ PREFLIGHT_TEST = "preflight"  # the canary's test in traffic.har (it judges no c
 
 
 def run_preflight(run: Run) -> None:
-    """Send the canary to every target and read it back; TargetError with one clear line on failure."""
+    """Send the canary to every target and read it back; TargetError with one clear line when nothing could
+    be judged; an unexpected answer that the tests will judge becomes one of the run's notices."""
     traffic.CURRENT.set(PREFLIGHT_TEST, ())
     try:
         for name, transport in run.transports.items():
-            check_target(transport, run.ledger.readbacks.get(name), run.settings.settle)
+            note = check_target(transport, run.ledger.readbacks.get(name), run.settings.settle)
+            if note is not None:
+                run.notices.append(run.redactor(note))
     finally:
         traffic.CURRENT.clear()
 
 
-def check_target(transport: Transport, readback: RecordSource | None, settle: float) -> None:
+def check_target(transport: Transport, readback: RecordSource | None, settle: float) -> str | None:
     spec = transport.spec
     where = f"{spec.database}.{spec.table}"
     prefix = f"preflight on target {spec.name} ({spec.url}): the canary record to {where}"
@@ -41,7 +50,7 @@ def check_target(transport: Transport, readback: RecordSource | None, settle: fl
     except (NoConnection, Throttled) as exc:
         raise TargetError(f"{prefix} could not be sent: {exc}") from None
     if exchange.response is None:
-        raise TargetError(f"{prefix} got no answer: {exchange.error}")
+        return f"{prefix} got no answer ({exchange.error}): every test will meet the same (BODY-08)"
     status = exchange.response.status
     if status in (401, 403):
         raise TargetError(f"{prefix} was refused ({status}): the write key is not accepted ({spec.key_env})")
@@ -50,19 +59,42 @@ def check_target(transport: Transport, readback: RecordSource | None, settle: fl
             f"{prefix} was answered 404: database {spec.database!r} (--database) does not exist on the "
             "target; create it first (the suite never creates a database)"
         )
-    if status != 200:
-        raise TargetError(
-            f"{prefix} was answered {status}: check that database {spec.database!r} exists and that "
-            f"--database/--table name it"
-        )
+    if 300 <= status < 400:
+        raise TargetError(f"{prefix} was redirected ({status}){_redirect_hint(exchange)}")
+    if not 200 <= status < 300:
+        return f"{prefix} was answered {status}: {_likely_cause(status)}; the tests judge it"
+    note = None if status == 200 else f"{prefix} was answered {status}, not 200 (EP-01, RESP-01 judge it)"
     if readback is None or exchange.request.conformance_id is None:
-        return
+        return note
     sent_at = time.time()
     if not _arrives(readback, spec.database, spec.table, exchange.request.conformance_id, settle, sent_at):
         raise TargetError(
-            f"{prefix} was answered 200 but not read back within --settle {settle:g} s: check that the "
+            f"{prefix} was answered {status} but not read back within --settle {settle:g} s: check that the "
             "database exists, that the key may write to it, the read-back settings and --settle"
         )
+    return note
+
+
+def _likely_cause(status: int) -> str:
+    if status == 400:
+        return "the probe database may not exist (--database), or the target refuses a valid record"
+    if status >= 500:
+        return "the target failed on a valid record"
+    return "a valid record was refused"
+
+
+def _redirect_hint(exchange: Exchange) -> str:
+    """Where a redirect points, as the --target to use (the endpoint path taken off), if it says."""
+    location = exchange.response.header("location") if exchange.response else None
+    if not location:
+        return ": the target must answer the endpoint itself"
+    base = urljoin(exchange.request.url, location)
+    path = urlsplit(base).path
+    at = path.find(EVENT_PATH)
+    if at >= 0:
+        parts = urlsplit(base)
+        base = f"{parts.scheme}://{parts.netloc}{path[:at]}"
+    return f" to {location}: use --target={base.rstrip('/')}"
 
 
 def _arrives(

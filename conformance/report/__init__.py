@@ -76,7 +76,8 @@ def summary_lines(run: RunData) -> list[str]:
     counts = Counter(r.status for r in results)
     verdict = results_json.verdict(results)
     tally = ", ".join(f"{counts[s]} {s}" for s in results_json.PRIORITY if counts[s])
-    lines = [f"verdict: {verdict.upper()}  ({tally} clause verdicts)"]
+    lines = [f"notice: {notice}" for notice in run.notices]
+    lines.append(f"verdict: {verdict.upper()}  ({tally} clause verdicts)")
     grouped: dict[tuple[str, str], list[ClauseResult]] = {}
     for r in results:
         if r.status in ("fail", "error", "warn"):

@@ -140,6 +140,7 @@ class Page:
     requests: int
     undecided: list[ClauseResult]  # what makes the verdict incomplete, each with its reason
     strict: bool
+    notices: list[str]  # run-level notices (the preflight canary's unexpected answer), shown first
 
 
 def _status(outcome: Outcome) -> str:
@@ -381,6 +382,7 @@ def page(run: RunData, results: list[ClauseResult]) -> Page:
         requests=run.requests_sent,
         undecided=undecided(results),
         strict=run.settings.strict,
+        notices=list(run.notices),
     )
 
 

@@ -232,6 +232,8 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "requests_sent": run.requests_sent,
         "records_by_table": run.records_by_table,
         "throttled": run.throttles,
+        "notices": list(run.notices),
+        "readback": dict(run.extra.get("readback", {})),
         "strict": run.settings.strict,
         "selection": dict(run.selection),
         "catalog": {"version": catalog_version(), "sha256": catalog_sha256()},

@@ -104,6 +104,8 @@ def build(run: RunData, results: list[ClauseResult], undecided: list[ClauseResul
         "(reports: report.html, results.json, junit.xml, traffic.har)",
         "",
     ]
+    if run.notices:
+        lines += ["### Before the tests", "", *(f"- ⚠️ {notice}" for notice in run.notices), ""]
     if undecided:
         lines += ["### Undecided MUST clauses", ""]
         lines += [
