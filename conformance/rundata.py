@@ -90,6 +90,9 @@ class Outcome:
     part: str = "answer"
     # Clauses whose ingestion this test registered but could not verify (the target has no read-back).
     unverified: tuple[str, ...] = ()
+    # Clauses a part of which this outcome leaves undecided whatever other tests decide (a "never ingested"
+    # part that cannot be observed on this account, a barrier never read back): the clause stays skip.
+    blocking: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,11 @@ def test_a_difference_the_fixed_probes_miss_is_shrunk_to_a_minimal_request(tmp_p
 
 
 class DropsValues(PostbackApp):
-    """A v2 that answers 200 to a record with a non-null ``value`` field, and loses it (the valid key goes to
-    the run's table only, so the difference lies in the body, not the name)."""
+    """A v2 that answers 200 to a record with a non-null ``payload`` field, and loses it (the valid key goes
+    to the run's table only, so the difference lies in the body, not the name)."""
 
     def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
-        if record.get("value") is None:
+        if record.get("payload") is None:
             super().store_record(database, table, record)
 
 

@@ -284,7 +284,7 @@ def test_last_failed_after_a_failed_read_back_reruns_the_test_that_sent_the_prob
 
         @pytest.mark.clause("EP-01")
         def test_sends(target, ingestion):
-            target.post(fields={"a": 1})
+            target.post(fields={"number": 1})
 
             def judge(record_info):
                 raise fail(["EP-01"], "the record as sent", "a judge that always fails")

@@ -35,12 +35,23 @@ class FakeSource:
         self.visible: dict[str, float] = {}
         self.calls = 0
 
+    requests = 0
+    jobs = 0
+
     def records(
-        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+        self,
+        database: str,
+        table: str,
+        ids: Sequence[str],
+        window: tuple[int, int] | None = None,
+        fields: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         self.calls += 1
         now = time.monotonic()
         return [{"conformance_id": cid} for cid in ids if self.visible.get(cid, float("inf")) <= now]
+
+    def unidentified(self, database: str, table: str, window: tuple[int, int]) -> list[dict[str, Any]]:
+        return []
 
 
 def _entry(cid: str, ingest: Ingest) -> Expected:
@@ -60,13 +71,26 @@ def _ledger(settle: float, source: RecordSource, *entries: tuple[str, Ingest, fl
 
 def test_the_wait_ends_soon_after_every_record_arrived_not_after_the_settle_period() -> None:
     source = FakeSource()
-    ledger = _ledger(30, source, ("a", Ingest.MUST, 0.3), ("b", Ingest.MUST, 0.1), ("n", Ingest.MUST_NOT, -1))
+    # The first look is MIN_MARGIN (1 s) after the last send; these arrive after it, so they are polled for.
+    ledger = _ledger(30, source, ("a", Ingest.MUST, 1.3), ("b", Ingest.MUST, 1.1), ("n", Ingest.MUST_NOT, -1))
     started = time.monotonic()
     ledger.resolve()
     took = time.monotonic() - started
     assert ledger.error is None
-    assert 0.3 <= took < 3, f"Expected: the wait over within ~1.3 s / Received: {took:.1f} s"
+    assert 1.3 <= took < 4, f"Expected: the wait over within ~3 s / Received: {took:.1f} s"
     assert source.calls > 1, "Expected: polling / Received: one read"
+    assert ledger.stopped == "all arrived"
+
+
+def test_a_prompt_target_is_judged_in_one_poll_after_the_margin() -> None:
+    """Records readable at once: the first look, MIN_MARGIN after the last send, settles the wait (on td,
+    each poll is a billed query per table)."""
+    source = FakeSource()
+    ledger = _ledger(30, source, ("a", Ingest.MUST, 0), ("n", Ingest.MUST_NOT, -1))
+    started = time.monotonic()
+    ledger.resolve()
+    assert 1.0 <= time.monotonic() - started < 1.5
+    assert source.calls == 1
 
 
 def test_a_must_not_record_arriving_later_than_the_must_records_is_still_caught() -> None:

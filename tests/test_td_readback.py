@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.contract.fields import FIELD_NAMES
 from conformance.contract.value_mapping import Undecided, td_compare_fields
 from conformance.readback.td import (
     MAX_STATEMENT,
@@ -24,12 +25,14 @@ from conformance.readback.td import (
     endpoint_for_target,
     parse_readback,
     statements,
+    unidentified_statement,
 )
 from conformance.reference.app import PostbackApp
 from conformance.reference.server import ReferenceServer
 from conformance.reference.store import Store
 from conformance.reference.td_api import QueryError, TdJobApi, parse_query
 from conformance.transport.redact import Redactor
+from tests.mutants.auth import InvalidKeysIngested
 from tests.suite_runner import SUITE, TEST_KEY, SuiteRun, run_pytest
 
 API_KEY = "8421/td0api0key0for0the0emulation0feedface"
@@ -66,18 +69,31 @@ def test_td_with_an_unknown_host_or_a_bad_url_is_a_clear_error() -> None:
 def test_ids_go_in_batches_of_bounded_length_that_the_emulation_parses_back() -> None:
     ids = [f"pc2026run-{n:06d}" for n in range(3000)] + ["it's"]
     window = (1_700_000_000, 1_700_003_600)
-    sqls = statements("probe", ids, window)
+    sqls = statements("probe", ids, window, ["conformance_id", "time", "text"])
     assert 1 < len(sqls) < 10
     assert all(len(sql) <= MAX_STATEMENT for sql in sqls)
+    assert all(sql.startswith('SELECT "conformance_id", "time", "text" FROM "probe" WHERE ') for sql in sqls)
     parsed = [parse_query(sql) for sql in sqls]
-    assert [cid for _, _, _, batch in parsed for cid in batch] == ids
-    assert {(table, start, end) for table, start, end, _ in parsed} == {("probe", *window)}
+    assert [cid for q in parsed for cid in q.ids or ()] == ids
+    assert {(q.table, q.start, q.end, tuple(q.columns)) for q in parsed} == {
+        ("probe", *window, ("conformance_id", "time", "text"))
+    }
+
+
+def test_the_unidentified_records_query_selects_time_only_and_the_emulation_parses_it() -> None:
+    """BODY-05 on td: the records of the empty-body table without a probe ID, over the send window."""
+    for has_ids, no_id in ((True, True), (False, False)):
+        query = parse_query(unidentified_statement("probe_empty", (10, 20), has_ids))
+        assert (query.columns, query.table, query.start, query.end) == (["time"], "probe_empty", 10, 20)
+        assert query.ids is None
+        assert query.no_id is no_id
 
 
 @pytest.mark.parametrize(
     "sql",
     [
         "SELECT * FROM probe WHERE conformance_id IN ('a')",
+        "SELECT * FROM \"probe\" WHERE TD_TIME_RANGE(time, 1, 2) AND conformance_id IN ('a')",
         "SELECT * FROM \"probe\" WHERE TD_TIME_RANGE(time, 1, 2) AND conformance_id IN ('a'); DROP TABLE x",
         "DELETE FROM \"probe\" WHERE TD_TIME_RANGE(time, 1, 2) AND conformance_id IN ('a')",
     ],
@@ -162,7 +178,8 @@ def run_td(
 @pytest.fixture(scope="module")
 def certified(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, TdJobApi, SuiteRun]:
     """The whole suite against the v2 reference, read back through the TD API emulation and through v1."""
-    run, api = run_td(tmp_path_factory.mktemp("td"), "--log-level=DEBUG")
+    # --settle 10: the wait ends at the barriers' arrival plus the margin, not at the settle period.
+    run, api = run_td(tmp_path_factory.mktemp("td"), "--log-level=DEBUG", "--settle=10")
     protocol_v1, _ = run_td(tmp_path_factory.mktemp("v1"), readback="v1")
     for name, suite_run in (("td", run), ("v1", protocol_v1)):
         (suite_run.report_dir / f"{name}-stdout.txt").write_text(suite_run.stdout + suite_run.stderr)
@@ -172,9 +189,9 @@ def certified(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, TdJob
 def test_the_v2_reference_is_certified_through_the_td_api_with_the_verdicts_of_protocol_v1(
     certified: tuple[SuiteRun, TdJobApi, SuiteRun],
 ) -> None:
-    """Both runs reach the same verdict clause by clause, save BODY-05's "never ingested" part: it needs a
-    read-back that lists a table, which a td read-back (by probe ID) is not, so under td it stays undecided.
-    Both runs are ``incomplete`` (NAME-02's "never ingested" part is undecided on a given target)."""
+    """Both runs reach the same verdict clause by clause, BODY-05's "never ingested" part included (the
+    empty-body table queried for records without a probe ID). Both are ``incomplete`` on a given target for
+    one reason only: NAME-02's "never ingested" part for forbidden *database* names."""
     run, _, protocol_v1 = certified
     assert run.exit_code == 0, run.stdout[-3000:]
     assert run.results["verdict"] == protocol_v1.results["verdict"] == "incomplete"
@@ -182,33 +199,58 @@ def test_the_v2_reference_is_certified_through_the_td_api_with_the_verdicts_of_p
     v1 = {(e["id"], e["target"]): e["status"] for e in protocol_v1.results["clauses"]}
     assert not {k: status for k, status in td.items() if status in ("fail", "error")}
     differ = {k: (td.get(k), v1.get(k)) for k in td.keys() | v1.keys() if td.get(k) != v1.get(k)}
-    assert differ == {("BODY-05", "v2"): ("skip", "pass")}, (
-        f"Expected: the verdicts of protocol v1 but BODY-05 / Received: (td, v1) {differ}"
-    )
-    assert "lists a table" in run.results["clauses"][list(td).index(("BODY-05", "v2"))]["detail"]
-    undecided = {(e["id"], e["target"]) for e in run.results["undecided"]}
-    v1_undecided = {(e["id"], e["target"]) for e in protocol_v1.results["undecided"]}
-    assert v1_undecided == {("NAME-02", "v2")}, protocol_v1.results["undecided"]
-    assert undecided == v1_undecided | {("BODY-05", "v2")}, (
-        f"Expected: undecided as under v1, and BODY-05 / Received: {sorted(undecided)}"
-    )
+    assert differ == {}, f"Expected: the verdicts of protocol v1 / Received: (td, v1) {differ}"
+    assert td[("BODY-05", "v2")] == "pass"
+    for suite_run in (run, protocol_v1):
+        undecided = suite_run.results["undecided"]
+        assert [(e["id"], e["target"]) for e in undecided] == [("NAME-02", "v2")], undecided
+        assert "database names" in undecided[0]["reason"], undecided[0]["reason"]
 
 
-def test_a_td_read_back_costs_a_handful_of_jobs_each_restricted_in_time(
+def test_a_disposable_account_on_td_certifies_the_reference_conformant_and_complete(tmp_path: Path) -> None:
+    """With --disposable-account (forbidden database names get the valid key) every clause is decided
+    through the TD API emulation: conformant, and --require-complete exits 0."""
+    run, _ = run_td(tmp_path, "--disposable-account", "--require-complete")
+    assert run.exit_code == 0, run.stdout[-3000:]
+    assert run.results["verdict"] == "conformant"
+    assert run.results["undecided"] == []
+
+
+def test_a_target_that_ingests_invalid_key_records_fails_auth_08_through_td(tmp_path: Path) -> None:
+    """ "Never ingested" is decided on td: a target that stores records whatever their key fails AUTH-08."""
+    run, _ = run_td(tmp_path, "-k", "AUTH-08", app_class=InvalidKeysIngested.app, modules=("test_auth.py",))
+    assert run.exit_code == 1, run.stdout[-3000:]
+    assert entry_status(run, "AUTH-08") == "fail"
+
+
+def entry_status(run: SuiteRun, cid: str) -> str:
+    return next(e["status"] for e in run.results["clauses"] if e["id"] == cid and e["target"] == "v2")
+
+
+def test_a_td_read_back_costs_a_dozen_jobs_each_restricted_in_time_and_columns(
     certified: tuple[SuiteRun, TdJobApi, SuiteRun],
 ) -> None:
-    """One job for the preflight's canary, one per table over the run's window, plus one per explicit
-    ``time`` sent outside it (1 s each); every window lies around the run."""
-    _, api, _ = certified
-    assert 2 <= len(api.issued) <= 8, f"Expected: a handful of query jobs / Received: {len(api.issued)}"
+    """One job for the preflight's canary, one per probe table per poll over the run's window, one per
+    explicit ``time`` sent outside it (1 s each), one per empty-body table for records without an ID:
+    about a dozen (each a billed query on the user's account), each over a window around the run, none
+    selecting ``*``, each naming only documented columns. results.json says how many and why the wait
+    stopped."""
+    run, api, _ = certified
+    assert 6 <= len(api.issued) <= 16, f"Expected: about a dozen query jobs / Received: {len(api.issued)}"
+    stats = run.results["readback"]["v2"]
+    assert stats["jobs"] == len(api.issued), stats
+    assert stats["stopped"] == "barrier + margin", stats
+    assert set(stats["barriers"]) == {f"conformance.probe{s}" for s in ("", "_empty", "_empty_chunked")}
     now = int(time.time())
-    (_, *canary_window, canary), *spans = [parse_query(sql) for sql in api.issued]
-    assert len(canary) == 1, f"Expected: the preflight's canary first, alone / Received: {canary[:3]}"
-    run_windows = [(start, end) for _, start, end, _ in spans if end - start > 1]
-    assert len(run_windows) == 1, f"Expected: one job over the run's window / Received: {run_windows}"
-    for start, end in (tuple(canary_window), run_windows[0]):
-        assert now - 4 * 3600 <= start <= now - 60
-        assert now <= end <= now + 2 * 3600
+    canary, *rest = [parse_query(sql) for sql in api.issued]
+    assert canary.ids is not None, "Expected: the preflight's canary first, alone"
+    assert len(canary.ids) == 1, "Expected: the preflight's canary first, alone"
+    for query in (canary, *rest):
+        assert set(query.columns) <= FIELD_NAMES, query.columns  # "*" is none of them
+        if query.end - query.start > 1:
+            assert now - 4 * 3600 <= query.start <= now - 60
+            assert now <= query.end <= now + 2 * 3600
+    assert sum(1 for q in rest if q.no_id) == 2, "Expected: one unidentified-records job per empty-body table"
 
 
 def test_the_td_api_key_appears_nowhere(certified: tuple[SuiteRun, TdJobApi, SuiteRun]) -> None:

@@ -189,6 +189,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     if run.started:
+        run.record_readback_stats()  # every process's read-back cost, the preflight's and judges' included
         run.stop()
     if distributed.is_worker(config):
         if run.ready:  # the controller writes the reports, from every worker's part

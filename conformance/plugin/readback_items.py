@@ -21,7 +21,7 @@ from conformance.contract.catalog import Level, clause
 from conformance.contract.model import Expectation, Ingest
 from conformance.contract.value_mapping import Undecided
 from conformance.plugin.session import Run, get_run
-from conformance.plugin.verdicts import marked_clauses
+from conformance.plugin.verdicts import marked_clauses, undecidable
 from conformance.readback import Check, Expected
 from conformance.transport.client import Transport
 from conformance.transport.exchange import Exchange
@@ -30,6 +30,15 @@ MAX_LISTED = 5
 # A judgement run after the read-back; it returns the clause IDs whose ingestion it decided (None: all the
 # test's clauses), may raise a ConformanceFailure or skip.
 Judge = Callable[[Callable[[str, str], None]], Iterable[str] | None]
+
+
+def not_caught_up(run: Run, target: str, database: str, table: str) -> str:
+    """Why a "never ingested" part stays undecided: the barrier standing for ``table`` never arrived."""
+    _, bdb, btable = run.ledger.barrier_of.get((target, database, table), (target, database, table))
+    return (
+        f"'never ingested' not decided: the barrier record to {bdb}.{btable} was not read back within "
+        f"--settle {run.ledger.settle:g} s, so the target may not have processed the probes yet"
+    )
 
 
 class Ingestion:
@@ -106,17 +115,16 @@ class Ingestion:
             self.run.unverified.setdefault(self.nodeid, set()).update(clauses)
             return
         run, spec, sent = self.run, self.target.spec, time.time()
-        sent_clock = time.monotonic()
         tolerance = run.settings.profile.clock_tolerance
+        run.ledger.never_ingested(spec.name, spec.database, table)  # the barrier covers this table
 
         def judge(record_info: Callable[[str, str], None]) -> Iterable[str]:
+            if run.ledger.caught_up(spec.name, spec.database, table) is False:
+                undecidable(f"{', '.join(clauses)}: {not_caught_up(run, spec.name, spec.database, table)}")
             source = run.ledger.readbacks[spec.name]
-            if getattr(source, "windowed", False):
-                # A windowed backend (--readback=td) answers by probe ID only: it cannot list a whole table.
-                pytest.skip(f"{', '.join(clauses)}: 'never ingested' needs a read-back that lists a table")
-            time.sleep(max(0.0, sent_clock + run.ledger.settle - time.monotonic()))
-            records = source.records(spec.database, table, [])
-            strays = [r for r in records if "conformance_id" not in r and _received_near(r, sent, tolerance)]
+            window = (int(sent - tolerance), int(time.time() + tolerance))
+            records = source.unidentified(spec.database, table, window)
+            strays = [r for r in records if _received_near(r, sent, tolerance)]
             if strays:
                 shown = ", ".join(json.dumps(r, ensure_ascii=False)[:120] for r in strays[:3])
                 raise ConformanceFailure(
@@ -185,10 +193,16 @@ class ReadbackCheck(pytest.Item):
         decided = run.exercised.setdefault(self.nodeid, set())
         failures: list[tuple[Expected, str, str]] = []
         undecided: list[tuple[Expected, str, str]] = []
+        not_caught: dict[str, str] = {}  # clause -> why its "never ingested" part is undecided
         for entry in entries:
             if entry.ingest is not Ingest.MAY:
                 decided.update(entry.clauses)
             found = len(entry.records)
+            if entry.ingest is Ingest.MUST_NOT and not found:
+                if run.ledger.caught_up(entry.target, entry.database, entry.table) is False:
+                    reason = not_caught_up(run, entry.target, entry.database, entry.table)
+                    not_caught.update(dict.fromkeys(entry.clauses, reason))
+                continue
             if entry.ingest is Ingest.MUST:
                 if found != 1:
                     failures.append(
@@ -210,12 +224,17 @@ class ReadbackCheck(pytest.Item):
         for judge in judgements:
             said = judge(lambda cid, text: run.record_info(self.nodeid, cid, text))
             decided.update(marked_clauses(self) if said is None else said)
+        if not_caught:  # a clause is decided only when every part of it was
+            decided.difference_update(not_caught)
+            run.skip_reasons.setdefault(self.nodeid, {}).update(not_caught)
         if undecided:  # what the read-back's value mapping cannot decide is INFO, never a failure
             for entry, _, _ in undecided:
                 decided.difference_update(entry.clauses)
             raise self._failure(undecided, run.ledger.settle, Level.INFO)
         claimed = set(marked_clauses(self))
         if not decided & claimed and not claimed & {cid for cid, _ in run.infos.get(self.nodeid, [])}:
+            if not_caught:
+                undecidable(next(iter(not_caught.values())))
             pytest.skip("the records held, but none decides a clause this test claims")
 
     def _report_may(self, run: Run, entry: Expected, found: int) -> None:

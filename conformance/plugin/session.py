@@ -10,10 +10,20 @@ from typing import cast
 import pytest
 
 from conformance import traffic
+from conformance.contract.model import Ingest
 from conformance.cutover.baseline import BaselineDiff
-from conformance.readback import Ledger, RecordSource, open_readback
+from conformance.readback import Expected, Ledger, RecordSource, open_readback
 from conformance.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
-from conformance.transport.client import ProbeIds, TargetError, TargetSpec, Transport, ssl_context
+from conformance.transport.client import (
+    NoConnection,
+    ProbeIds,
+    TargetError,
+    TargetSpec,
+    Throttled,
+    Transport,
+    probe_tables,
+    ssl_context,
+)
 from conformance.transport.credentials import Keyring
 from conformance.transport.exchange import Exchange
 from conformance.transport.redact import Redactor, install_log_redaction
@@ -32,13 +42,15 @@ class Run(RunData):
         self.ran_here: set[str] = set()  # node IDs of the tests this process ran
         self.deferred_reports: list[dict[str, object]] = []  # their reports, serialised for the controller
         self.transports: dict[str, Transport] = {}
-        self.ledger = Ledger(settings.settle, {})
+        self.ledger = Ledger(settings.settle, {}, RunBarriers(self))
         self.infos: dict[str, list[tuple[str, str]]] = {}
         self.evidence: dict[str, list[Exchange]] = {}
         # Per test (node ID): the clauses it exercised, for tests that say (property tests, schemathesis
         # phases, read-back checks); and the clauses whose ingestion it could not verify (no read-back).
         self.exercised: dict[str, set[str]] = {}
         self.unverified: dict[str, set[str]] = {}
+        # Per test: why a clause part it registered stayed undecided (a barrier never read back).
+        self.skip_reasons: dict[str, dict[str, str]] = {}
         # Per test (node ID): the exchanges answered 5xx or not at all (BODY-08 holds for every request).
         self.crashes: dict[str, list[Exchange]] = {}
         self.baseline_diff: BaselineDiff | None = None
@@ -176,12 +188,64 @@ class Run(RunData):
             nodeid = traffic.CURRENT.get()[0]
             self.crashes.setdefault(nodeid, []).append(exchange)
 
+    def record_readback_stats(self) -> None:
+        """results.json "readback": per target, the wait (seconds, why it stopped), polls, requests, jobs
+        (each td job is a billed query on the user's account)."""
+        ledger = self.ledger
+        barriers = ledger.barrier_waits()
+        stats = {
+            name: {
+                "waited_s": round(ledger.waited, 3),
+                "stopped": ledger.stopped,
+                "polls": ledger.polls,
+                "requests": int(getattr(source, "requests", 0)),
+                "jobs": int(getattr(source, "jobs", 0)),
+                "barriers": barriers.get(name, {}),
+            }
+            for name, source in ledger.readbacks.items()
+        }
+        self.extra.setdefault("readback_stats", []).append(stats)
+
     def record_info(self, nodeid: str, clause_id: str, text: str) -> None:
         self.infos.setdefault(nodeid, []).append((clause_id, self.redactor(text)))
 
     def record_evidence(self, nodeid: str, *exchanges: Exchange) -> None:
         """Exchanges a report should show even when the test passes (e.g. a cutover difference)."""
         self.evidence.setdefault(nodeid, []).extend(exchanges)
+
+
+BARRIER_TEST = "read-back barrier"  # the barrier records' test in traffic.har (it judges no clause)
+BARRIER_FIELD = "conformance_barrier"
+
+
+class RunBarriers:
+    """The run's barrier records (conformance/readback, :class:`~conformance.readback.Barriers`): one
+    valid-key record to each probe table that "never ingested" probes went to; a table the valid key may
+    not reach (another database, a forbidden name) is stood for by the target's own --table."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def table_for(self, target: str, database: str, table: str) -> tuple[str, str]:
+        spec = self.run.transports[target].spec
+        if database == spec.database and table in probe_tables(spec.table):
+            return database, table
+        return spec.database, spec.table
+
+    def send(self, target: str, database: str, table: str) -> Expected | None:
+        transport = self.run.transports[target]
+        previous = traffic.CURRENT.get()
+        traffic.CURRENT.set(BARRIER_TEST, ())
+        try:
+            exchange = transport.post(fields={BARRIER_FIELD: True}, database=database, table=table)
+        except (NoConnection, Throttled):
+            return None  # no barrier: the "never ingested" parts of this table stay undecided
+        finally:
+            traffic.CURRENT.set(*previous)
+        cid = exchange.request.conformance_id
+        if cid is None:
+            return None
+        return Expected(BARRIER_TEST, target, database, table, cid, Ingest.MUST, (), exchange)
 
 
 run_key = pytest.StashKey[Run]()

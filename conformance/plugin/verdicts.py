@@ -9,6 +9,7 @@ Any other exception means the suite could not decide: error.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -16,6 +17,16 @@ from conformance.checks import LEVEL_STRENGTH, ConformanceFailure, capped_level
 from conformance.contract.catalog import Level, clause
 from conformance.plugin.session import CUTOVER, Finding, Outcome, Run
 from conformance.transport.exchange import Exchange
+
+
+class PartUndecided(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """A skip that leaves a part of the test's clauses undecided whatever other tests decide ("never
+    ingested" not observable on this account, or its barrier never read back): the clause is skip."""
+
+
+def undecidable(reason: str) -> NoReturn:
+    raise PartUndecided(reason, pytrace=False)
+
 
 NOT_EXERCISED = {
     "answer": "no request of this test exercised it in this run",
@@ -135,11 +146,14 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
         part="ingestion" if getattr(item, "origin_nodeid", None) else "answer",
         unverified=tuple(sorted(run.unverified.get(item.nodeid, ()))),
     )
+    outcome.blocking = tuple(run.skip_reasons.get(item.nodeid, {}))
     if report.skipped:
         reason = _skip_reason(report)
         outcome.statuses = dict.fromkeys(marked, "skip")
         outcome.detail = {cid: reason for cid in marked}
         outcome.message = reason
+        if call.excinfo is not None and isinstance(call.excinfo.value, PartUndecided):
+            outcome.blocking = marked
         return outcome
     if report.passed:
         exercised = run.exercised.get(item.nodeid)
@@ -151,7 +165,8 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
                 if outcome.part == "ingestion" and not clause(cid).needs_readback:
                     continue
                 outcome.statuses[cid] = "skip"
-                outcome.detail[cid] = infos.get(cid) or NOT_EXERCISED[outcome.part]
+                reasons = run.skip_reasons.get(item.nodeid, {})
+                outcome.detail[cid] = infos.get(cid) or reasons.get(cid) or NOT_EXERCISED[outcome.part]
                 continue
             outcome.statuses[cid] = "info" if _level(cid, version) is Level.INFO else "pass"
         for cid in infos:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,16 +106,22 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def statements(table: str, ids: Sequence[str], window: tuple[int, int]) -> list[str]:
+def statements(
+    table: str,
+    ids: Sequence[str],
+    window: tuple[int, int],
+    columns: Sequence[str] = ("conformance_id", "time"),
+) -> list[str]:
     """SELECT statements for ``ids``, each at most MAX_STATEMENT characters (one id per statement at least).
 
-    Shape (the reference's emulation parses exactly this): ``SELECT * FROM "t" WHERE TD_TIME_RANGE(time,
-    start, end) AND conformance_id IN ('a', 'b')``.
+    Only ``columns`` are selected, never ``*`` (a user's table may hold hundreds of columns). Shape (the
+    reference's emulation parses exactly this): ``SELECT "conformance_id", "time" FROM "t" WHERE
+    TD_TIME_RANGE(time, start, end) AND conformance_id IN ('a', 'b')``.
     """
     start, end = int(window[0]), int(window[1])
     head = (
-        f"SELECT * FROM {quote_identifier(table)} WHERE TD_TIME_RANGE(time, {start}, {end})"
-        " AND conformance_id IN ("
+        f"SELECT {', '.join(quote_identifier(c) for c in columns)} FROM {quote_identifier(table)}"
+        f" WHERE TD_TIME_RANGE(time, {start}, {end}) AND conformance_id IN ("
     )
     out: list[str] = []
     batch: list[str] = []
@@ -129,6 +136,16 @@ def statements(table: str, ids: Sequence[str], window: tuple[int, int]) -> list[
     if batch:
         out.append(head + ", ".join(batch) + ")")
     return out
+
+
+def unidentified_statement(table: str, window: tuple[int, int], has_ids: bool) -> str:
+    """The records of ``table`` in ``window`` that carry no ``conformance_id`` (BODY-05): their ``time``.
+
+    ``has_ids``: the table has a ``conformance_id`` column (else no record carries one, and naming the
+    column would fail the job)."""
+    start, end = int(window[0]), int(window[1])
+    sql = f'SELECT "time" FROM {quote_identifier(table)} WHERE TD_TIME_RANGE(time, {start}, {end})'
+    return sql + " AND conformance_id IS NULL" if has_ids else sql
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -193,6 +210,24 @@ class TdClient:
             records.append({n: v for n, v in zip(names, row, strict=True) if v is not None})
         return records
 
+    def tables(self, database: str) -> dict[str, set[str]]:
+        """Table name -> its schema's column names (td-client ``api.list_tables``); {} for a database that
+        does not exist."""
+        try:
+            listed = self.client.api.list_tables(database)
+        except Exception as exc:
+            if type(exc).__name__ == "NotFoundError":
+                return {}
+            text = _one_line(self.redact(f"{type(exc).__name__}: {exc}"))
+            raise TdReadbackError(
+                f"TD API {self.endpoint}: listing the tables of {database} failed: {text}"
+            ) from None
+        out: dict[str, set[str]] = {}
+        for name, table in listed.items():
+            schema = table.get("schema") or [] if isinstance(table, dict) else []
+            out[str(name)] = {str(c[0]) for c in schema if isinstance(c, list | tuple) and c}
+        return out
+
     def close(self) -> None:
         try:
             self.client.close()
@@ -201,7 +236,12 @@ class TdClient:
 
 
 class TdReadback:
-    """The ``records()`` interface of the read-back protocol v1 client, answered from TD query jobs."""
+    """The ``records()`` interface of the read-back protocol v1 client, answered from TD query jobs.
+
+    Each job selects only the columns it needs: ``conformance_id``, ``time`` and the fields the checks
+    compare, of those the table's schema holds (``GET /v3/table/list/{database}``, one API call, no job:
+    on Treasure Data a record's new fields become columns of the schema; a field the schema lacks was
+    ingested by no record). A table that is not listed holds no records."""
 
     mapping = "td"
     windowed = True
@@ -212,22 +252,57 @@ class TdReadback:
         self.url = readback
         self.td = TdClient(readback.removeprefix("td:"), apikey, redactor)
         self.jobs = 0
+        self.requests = 0  # API calls besides the jobs' own (table listings)
+        self._schemas: dict[str, tuple[float, dict[str, set[str]]]] = {}
+
+    def columns(self, database: str, table: str) -> set[str] | None:
+        """The columns of ``table`` (``time`` included), None when the database has no such table; a
+        listing is reused for ``poll_min`` seconds (one per poll, not one per batch)."""
+        now = time.monotonic()
+        cached = self._schemas.get(database)
+        if cached is None or now - cached[0] > self.poll_min:
+            self.requests += 1
+            cached = (now, self.td.tables(database))
+            self._schemas[database] = cached
+        schema = cached[1].get(table)
+        return None if schema is None else schema | {"time"}
 
     def records(
-        self, database: str, table: str, ids: Sequence[str], window: tuple[int, int] | None = None
+        self,
+        database: str,
+        table: str,
+        ids: Sequence[str],
+        window: tuple[int, int] | None = None,
+        fields: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         if not ids or not (TD_TABLE_NAME.fullmatch(database) and TD_TABLE_NAME.fullmatch(table)):
             return []  # TD cannot hold such a table: nothing was ingested there
         if window is None:
             raise TdReadbackError("a td read-back needs the run's time window")
+        have = self.columns(database, table)
+        if have is None or "conformance_id" not in have:
+            return []  # no such table, or no record of it carries a probe ID
+        wanted = ["conformance_id", "time", *(f for f in dict.fromkeys(fields) if f in have)]
         out: list[dict[str, Any]] = []
-        for sql in statements(table, ids, window):
+        for sql in statements(table, ids, window, list(dict.fromkeys(wanted))):
             self.jobs += 1
             try:
                 out.extend(self.td.run(database, sql))
             except TdTableMissing:
                 return []  # a table that does not exist holds no records
         return out
+
+    def unidentified(self, database: str, table: str, window: tuple[int, int]) -> list[dict[str, Any]]:
+        if not (TD_TABLE_NAME.fullmatch(database) and TD_TABLE_NAME.fullmatch(table)):
+            return []
+        have = self.columns(database, table)
+        if have is None:
+            return []  # Treasure Data's "table not found": nothing was ingested there
+        self.jobs += 1
+        try:
+            return self.td.run(database, unidentified_statement(table, window, "conformance_id" in have))
+        except TdTableMissing:
+            return []
 
 
 def run_statement(

@@ -25,7 +25,7 @@ from conformance.reference.asgi import (
     json_response,
 )
 from conformance.reference.store import Store
-from conformance.reference.td_api import PREFIX as TD_JOB_PREFIX
+from conformance.reference.td_api import ROUTES as TD_API_ROUTES
 from conformance.reference.td_api import TdJobApi
 
 ApiVersion = Literal["legacy", "v2"]
@@ -110,7 +110,7 @@ class PostbackApp:
         """
         if request.raw_path == READBACK_RECORDS:
             return self.handle_readback(request)
-        if self.td_api is not None and request.raw_path.startswith(TD_JOB_PREFIX):
+        if self.td_api is not None and request.raw_path.startswith(TD_API_ROUTES):
             return await self.td_api.handle(request)  # the TD API emulation (reference/td_api.py)
         database_segment, table_segment = self.split_path(request.raw_path)
         return await self.handle_event(request, database_segment, table_segment)

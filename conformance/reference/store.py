@@ -92,6 +92,15 @@ class Store:
         """Like :meth:`query_json`, each record parsed back into a dict."""
         return [json.loads(text) for text in self.query_json(database, table, conformance_ids)]
 
+    def tables(self, database: str) -> list[str]:
+        """The tables of ``database`` that hold a record (visible or not), in order of their first one."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT table_name FROM records WHERE db_name = ? GROUP BY table_name ORDER BY MIN(seq)",
+                (database,),
+            ).fetchall()
+        return [name for (name,) in rows]
+
     def every_record(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(database, table, record) of every record stored, visible or not, in ingestion order."""
         with self._lock:

@@ -9,15 +9,21 @@ code. Source: the Treasure Data API reference ("Jobs": issue, status, show, resu
 - ``GET /v3/job/show/{id}``: the job, with ``hive_result_schema`` (JSON text of ``[[name, type], ...]``)
 - ``GET /v3/job/result/{id}?format=msgpack``: one msgpack array per row (gzip when accepted)
 
+- ``GET /v3/table/list/{db}``: ``{"tables": [{"name", "schema": "[[column, type, column], ...]", ...}]}``,
+  the columns every record of the table has added (TD's schema, ``time`` not listed); 404 for a database
+  that holds no table
+
 Every call needs ``Authorization: TD1 <key>`` with an accepted key (401 otherwise). The SQL is held to
-exactly the statement shape the suite issues, parsed strictly (anything else: the job ends ``error``)::
+exactly the statement shapes the suite issues, parsed strictly (anything else: the job ends ``error``)::
 
-    SELECT * FROM "table" WHERE TD_TIME_RANGE(time, start, end) AND conformance_id IN ('a', 'b', ...)
+    SELECT "c1", "c2", ... FROM "table" WHERE TD_TIME_RANGE(time, start, end) AND conformance_id IN ('a', ...)
+    SELECT "time" FROM "table" WHERE TD_TIME_RANGE(time, start, end) [AND conformance_id IS NULL]
 
-Rows imitate how TD stores records: columns are the union of the table's fields (``time`` last), a name
-that is not a TD column name is lowercased when that makes it one, or else gets an alias ``_col<n>``; nested
-objects and arrays are JSON text; a field a record lacks is NULL. Records become visible after the store's
-lag. ``fail_jobs``: every job ends ``error`` (the failing-job mode).
+A selected column the table does not have fails the job, as Trino does ("Column 'x' cannot be resolved").
+Rows imitate how TD stores records: columns are the union of the table's fields, a name that is not a TD
+column name is lowercased when that makes it one, or else gets an alias ``_col<n>``; nested objects and
+arrays are JSON text; a field a record lacks is NULL. Records become visible after the store's lag.
+``fail_jobs``: every job ends ``error`` (the failing-job mode).
 
 Self-contained: the standard library and msgpack only, nothing of the suite.
 """
@@ -41,14 +47,27 @@ from conformance.reference.asgi import Request, Response, json_response
 from conformance.reference.store import Store
 
 PREFIX = b"/v3/job/"
+TABLE_LIST = b"/v3/table/list/"
+ROUTES = (PREFIX, TABLE_LIST)  # what the app hands to this emulation
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
-_IDENT = r'"((?:[^"]|"")+)"'
 _STRING = r"'(?:[^']|'')*'"
+_COLUMNS = r'"(?:[^"]|"")+"(?:, "(?:[^"]|"")+")*'
 _QUERY = re.compile(
-    r"SELECT \* FROM " + _IDENT + r" WHERE TD_TIME_RANGE\(time, (-?\d+), (-?\d+)\)"
-    r" AND conformance_id IN \((" + _STRING + r"(?:, " + _STRING + r")*)\)"
+    r"SELECT (?P<columns>"
+    + _COLUMNS
+    + r') FROM "(?P<table>(?:[^"]|"")+)"'
+    + r" WHERE TD_TIME_RANGE\(time, (?P<start>-?\d+), (?P<end>-?\d+)\)"
+    + r"(?: AND conformance_id IN \((?P<ids>"
+    + _STRING
+    + r"(?:, "
+    + _STRING
+    + r")*)\)"
+    + r"| AND conformance_id (?P<no_id>IS NULL))?"
 )
 _INT64 = 2**63
+
+
+Table = tuple[list[dict[str, Any]], dict[str, str], list[str]]
 
 
 class QueryError(Exception):
@@ -66,14 +85,36 @@ class Job:
     error: str = ""
 
 
-def parse_query(sql: str) -> tuple[str, int, int, list[str]]:
-    """(table, start, end, ids) of the one statement shape the suite issues; QueryError for anything else."""
+@dataclass(frozen=True)
+class Query:
+    """One statement of the shapes the suite issues: the columns, the table, the time range, and either
+    probe IDs (``ids``), records without one (``no_id``), or every record in the range."""
+
+    columns: list[str]
+    table: str
+    start: int
+    end: int
+    ids: list[str] | None
+    no_id: bool
+
+
+def parse_query(sql: str) -> Query:
+    """The statement shapes the suite issues; QueryError for anything else."""
     match = _QUERY.fullmatch(sql.strip())
     if match is None:
-        raise QueryError(f"unsupported statement (the emulation evaluates one SELECT shape): {sql[:120]!r}")
-    table = match.group(1).replace('""', '"')
-    ids = [lit[1:-1].replace("''", "'") for lit in re.findall(_STRING, match.group(4))]
-    return table, int(match.group(2)), int(match.group(3)), ids
+        raise QueryError(
+            f"unsupported statement (the emulation evaluates the suite's SELECTs): {sql[:120]!r}"
+        )
+    columns = [c[1:-1].replace('""', '"') for c in re.findall(r'"(?:[^"]|"")+"', match.group("columns"))]
+    ids = match.group("ids")
+    return Query(
+        columns=columns,
+        table=match.group("table").replace('""', '"'),
+        start=int(match.group("start")),
+        end=int(match.group("end")),
+        ids=[lit[1:-1].replace("''", "'") for lit in re.findall(_STRING, ids)] if ids else None,
+        no_id=match.group("no_id") is not None,
+    )
 
 
 def column_name(name: str, taken: dict[str, str], aliases: itertools.count[int]) -> str:
@@ -126,6 +167,8 @@ class TdJobApi:
         scheme, _, key = authorization.partition(" ")
         if scheme.upper() != "TD1" or key.strip() not in self.keys:
             return json_response(401, {"error": "authentication failed", "severity": "error"})
+        if request.method == "GET" and request.raw_path.startswith(TABLE_LIST):
+            return self.list_tables(unquote(request.raw_path[len(TABLE_LIST) :].decode("latin-1")))
         parts = request.raw_path[len(PREFIX) :].decode("latin-1").split("/")
         if request.method == "POST" and len(parts) == 3 and parts[0] == "issue":
             body = await _read_all(request)
@@ -161,12 +204,14 @@ class TdJobApi:
                 job.status, job.error = "error", str(exc)
         return json_response(200, {"job_id": job.job_id, "job": job.job_id, "database": database})
 
-    def evaluate(self, job: Job) -> None:
-        table, start, end, ids = parse_query(job.query)
-        every = [json.loads(text) for text in self.store.query_json(job.database, table)]
-        if not every and not self.store.query_json(job.database, table, None, visible_only=False):
-            # Trino's answer for a table never written to (TD creates a table on its first record)
-            raise QueryError(f"line 1:15: Table 'td.{job.database}.{table}' does not exist")
+    def table(
+        self, database: str, table: str
+    ) -> tuple[list[dict[str, Any]], dict[str, str], list[str]] | None:
+        """(visible records, field -> column, columns but ``time``) of a table; None when never written to
+        (TD creates a table on its first record)."""
+        every = [json.loads(text) for text in self.store.query_json(database, table)]
+        if not every and not self.store.query_json(database, table, None, visible_only=False):
+            return None
         taken: dict[str, str] = {}
         aliases = itertools.count(1)
         columns: list[str] = []
@@ -175,15 +220,51 @@ class TdJobApi:
                 column = column_name(name, taken, aliases)
                 if column not in columns and column != "time":
                     columns.append(column)
-        job.columns = [*columns, "time"]
-        wanted = set(ids)
+        return every, taken, columns
+
+    def evaluate(self, job: Job) -> None:
+        query = parse_query(job.query)
+        found = self.table(job.database, query.table)
+        if found is None:  # Trino's answer for a table that does not exist
+            raise QueryError(f"line 1:15: Table 'td.{job.database}.{query.table}' does not exist")
+        every, taken, columns = found
+        have = {*columns, "time"}
+        named = [*query.columns, *(["conformance_id"] if query.ids is not None or query.no_id else [])]
+        unknown = [c for c in named if c not in have]
+        if unknown:
+            raise QueryError(f"line 1:8: Column '{unknown[0]}' cannot be resolved")
+        job.columns = list(query.columns)
+        wanted = set(query.ids or ())
         for record in every:
-            if record.get("conformance_id") not in wanted or not in_range(record, start, end):
+            cid = record.get("conformance_id")
+            if not in_range(record, query.start, query.end):
+                continue
+            if (query.ids is not None and cid not in wanted) or (query.no_id and cid is not None):
                 continue
             row: dict[str, Any] = {}
             for name, value in record.items():
                 row.setdefault(taken[name], stored_value(value))
             job.rows.append([row.get(column) for column in job.columns])
+
+    def list_tables(self, database: str) -> Response:
+        """``GET /v3/table/list/{db}``: every table of the database with its schema (``time`` not listed)."""
+        tables: list[dict[str, Any]] = []
+        for name in self.store.tables(database):
+            found = self.table(database, name)
+            columns = found[2] if found is not None else []
+            tables.append(
+                {
+                    "id": len(tables) + 1,
+                    "name": name,
+                    "type": "log",
+                    "count": len(found[0]) if found is not None else 0,
+                    "estimated_storage_size": 0,
+                    "schema": json.dumps([[c, "string", c] for c in columns]),
+                }
+            )
+        if not tables:
+            return json_response(404, {"error": f"database {database} not found", "severity": "error"})
+        return json_response(200, {"database": database, "tables": tables})
 
     def show(self, job: Job) -> dict[str, Any]:
         schema = [[c, "bigint" if c == "time" else "varchar"] for c in job.columns]

@@ -141,6 +141,9 @@ def _entry(
     if status in ("fail", "error", "warn", "info") or level == "INFO":
         same = [o.detail.get(clause_id, "") for o in outcomes if o.statuses[clause_id] == status]
         return ClauseResult(clause_id, level, target, status, tests, _join(same) or DEFAULT_DETAIL[status])
+    blocked = [o.detail.get(clause_id, "") for o in outcomes if clause_id in o.blocking]
+    if blocked:
+        return ClauseResult(clause_id, level, target, "skip", tests, _join(blocked) or DEFAULT_DETAIL["skip"])
     held = {o.part for o in outcomes if o.statuses[clause_id] == "pass"}
     parts = _parts(clause, outcomes)
     missing = [part for part in parts if part not in held]
@@ -233,7 +236,7 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "records_by_table": run.records_by_table,
         "throttled": run.throttles,
         "notices": list(run.notices),
-        "readback": dict(run.extra.get("readback", {})),
+        "readback": combine_readback(run.extra.get("readback_stats", [])),
         "strict": run.settings.strict,
         "selection": dict(run.selection),
         "catalog": {"version": catalog_version(), "sha256": catalog_sha256()},
@@ -244,6 +247,27 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         # pytest-xdist: how many processes ran tests, and when each waited for ingestion (UNIX times).
         data["parallel"] = {"workers": run.workers, "readback_waits": run.extra.get("readback_waits", [])}
     return data
+
+
+STOP_ORDER = ("read-back failed", "settle reached", "barrier + margin", "all arrived", "nothing to read back")
+
+
+def combine_readback(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One read-back figure per target from each process's (xdist workers wait at the same time): the
+    longest wait, the reason that stopped the slowest, polls, requests and jobs added up."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for target, stats in part.items():
+            seen = out.get(target)
+            if seen is None:
+                out[target] = {**stats, "barriers": dict(stats.get("barriers", {}))}
+                continue
+            seen["waited_s"] = max(seen["waited_s"], stats["waited_s"])
+            seen["stopped"] = min(seen["stopped"], stats["stopped"], key=STOP_ORDER.index)
+            for counter in ("polls", "requests", "jobs"):
+                seen[counter] += stats[counter]
+            seen["barriers"].update(stats.get("barriers", {}))
+    return out
 
 
 def write(run: RunData, results: list[ClauseResult], path: Path) -> dict[str, Any]:

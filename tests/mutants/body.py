@@ -282,6 +282,7 @@ def _int64(digits: str) -> int:
 
 # A member name (a JSON string followed by ":") and a surrogate pair written as two escapes.
 _MEMBER_NAME = re.compile(rb'"((?:[^"\\]|\\.)*)"(\s*:)')
+_UNICODE_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u")  # a \uXXXX escape (not an escaped backslash + u)
 _ESCAPED_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
@@ -294,7 +295,9 @@ _ESCAPED_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-
 )
 class EscapedNamesKeptRaw(PostbackApp):
     def parse_body(self, body: bytes) -> object:
-        raw = _MEMBER_NAME.sub(lambda m: b'"' + m.group(1).replace(b"\\", b"\\\\") + b'"' + m.group(2), body)
+        raw = _MEMBER_NAME.sub(
+            lambda m: b'"' + _UNICODE_ESCAPE.sub(rb"\1\\\\u", m.group(1)) + b'"' + m.group(2), body
+        )
         return super().parse_body(raw)
 
 
