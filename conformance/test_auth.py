@@ -30,7 +30,7 @@ from conformance.contract.model import (
     effective_credential,
     expect,
 )
-from conformance.plugin.fixtures import Info
+from conformance.plugin.fixtures import Info, undecidable
 from conformance.plugin.readback_items import Ingestion
 from conformance.readback import Expected
 from conformance.transport.client import Transport, event_path
@@ -162,19 +162,27 @@ class Attribution:
         wrong: list[Sent] = []
         unjudged: list[str] = []
         judged: list[str] = []
+        pending: list[str] = []  # "never ingested" not decided: the target had not caught up
+        late_clauses: set[str] = set()
         for sent, parts in self.pending:
             broken = [p for p in parts if not (p.status_held and p.ingest_held)]
+            late = sent.readback and self.ingestion.not_caught_up(sent.readback)
             if broken:
                 unjudged.append(_unjudged(sent, broken, read_back=True))
             elif not sent.ingest_held:
                 wrong.append(sent)
+            elif late and sent.expectation.ingest is Ingest.MUST_NOT:
+                pending.append(f"{sent.credentials.describe()}: {late}")
+                late_clauses.update(sent.expectation.ingest_clauses)
             else:
                 judged.extend(sent.expectation.ingest_clauses)
         if wrong:
             raise _ingestion_failure(wrong)
+        if pending and not judged:
+            undecidable("; ".join(dict.fromkeys(pending)))
         if len(unjudged) == len(self.pending):  # nothing judged, now or after read-back: say why
             pytest.skip("; ".join(dict.fromkeys(self.unjudged + unjudged)) or "no ingestion to judge")
-        return judged
+        return [c for c in judged if c not in late_clauses]  # a clause is decided when all its parts are
 
 
 def _unjudged(sent: Sent, broken: list[Sent], read_back: bool = False) -> str:

@@ -28,9 +28,8 @@ from conformance.contract.model import (
     is_valid_name,
 )
 from conformance.contract.profile import Profile
-from conformance.plugin.fixtures import Info
+from conformance.plugin.fixtures import Info, undecidable
 from conformance.plugin.readback_items import Ingestion
-from conformance.plugin.verdicts import undecidable
 from conformance.probes import name_probe_key
 from conformance.transport.client import EVENT_PATH, Transport
 from conformance.transport.credentials import Credentials

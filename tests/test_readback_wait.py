@@ -4,6 +4,7 @@ never longer than --settle, with a progress report; a failing or garbage read-ba
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -220,3 +221,59 @@ def test_with_a_2_s_lag_a_record_that_must_not_be_ingested_is_still_caught(tmp_p
     assert run.status("AUTH-08") == "fail", run.stdout[-3000:]
     waited = _read_back_wait(run.stdout)
     assert waited < 10, f"Expected: a few seconds past the 2 s lag / Received: a {waited:.0f} s wait"
+
+
+class SlowQueueForUnknownKeys(PostbackApp):
+    """Ingests records whatever their key (AUTH-08's fault), those of keys it does not know through a
+    separate queue that checks them first: readable 0.8 s after the valid ones (on top of the store's lag)."""
+
+    async def handle_event(self, request: Request, database_segment: bytes, table_segment: bytes) -> Response:
+        key = self.credential(request)
+        self.known = key is not None and key in self.keys
+        return await super().handle_event(request, database_segment, table_segment)
+
+    def is_known_key(self, key: str) -> bool:
+        return True
+
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        if self.known:
+            super().store_record(database, table, record)
+        else:
+            threading.Timer(0.8, super().store_record, (database, table, record)).start()
+
+
+def test_a_slower_queue_for_unknown_keys_is_still_caught_within_settle(tmp_path: Path) -> None:
+    """The barrier (a valid-key record) arrives first; the wait still lasts its arrival plus the margin, so
+    invalid-key records readable 0.8 s later than valid ones fail AUTH-08, and the run does not wait out
+    --settle 30."""
+    args = ("--settle=30", "-k", "AUTH-08 or AUTH-09")
+    run = run_against(SlowQueueForUnknownKeys, "v2", tmp_path, *args, modules=("test_auth.py",), lag=2)
+    assert run.status("AUTH-08", "v2") == "fail", run.stdout[-3000:]
+    wait = run.results["readback"]["v2"]
+    assert wait["stopped"] == "barrier + margin", wait
+    assert wait["waited_s"] < 10, f"Expected: a few seconds past the 2 s lag / Received: {wait}"
+
+
+class StoresOnlyTheCanary(PostbackApp):
+    """Ingests the preflight's canary, and nothing after it (a pipeline that stalled): no barrier arrives."""
+
+    def store_record(self, database: str, table: str, record: dict[str, Any]) -> None:
+        if "conformance_canary" in record:
+            super().store_record(database, table, record)
+
+
+def test_a_barrier_never_read_back_leaves_never_ingested_undecided_not_passed(tmp_path: Path) -> None:
+    """ "Never ingested" is only decided once the target has caught up: when the barrier record does not
+    arrive within --settle, BODY-05 is skip with that reason (AUTH-08 too, its valid-key part having
+    failed), never pass."""
+    args = ("--settle=1", "-k", "AUTH-08 or BODY-05")
+    run = run_against(StoresOnlyTheCanary, "v2", tmp_path, *args, modules=("test_auth.py", "test_body.py"))
+    statuses = {e["id"]: e for e in run.results["clauses"] if e["target"] == "v2"}
+    assert statuses["AUTH-08"]["status"] == "skip", statuses["AUTH-08"]  # its valid-key part failed too
+    body_05 = statuses["BODY-05"]
+    assert body_05["status"] == "skip", body_05
+    assert "barrier record to conformance.probe_empty" in body_05["detail"], body_05["detail"]
+    wait = run.results["readback"]["v2"]
+    assert wait["stopped"] == "settle reached", wait
+    assert set(wait["barriers"].values()) == {None}, wait
+    assert run.results["verdict"] in ("incomplete", "not-conformant")

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from conformance.plugin.readback_items import Ingestion
 from conformance.plugin.session import Run
+from conformance.plugin.verdicts import undecidable
+
+__all__ = ["Info", "Ingestion", "undecidable"]  # undecidable: a part no test of this run can decide
 
 
 class Info:

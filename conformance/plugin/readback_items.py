@@ -137,6 +137,13 @@ class Ingestion:
 
         self.after_readback(judge)
 
+    def not_caught_up(self, entry: Expected) -> str | None:
+        """Why the absence of ``entry``'s record decides nothing yet (its barrier was never read back);
+        None when it was found, or the target caught up."""
+        if entry.records or self.run.ledger.caught_up(entry.target, entry.database, entry.table) is not False:
+            return None
+        return not_caught_up(self.run, entry.target, entry.database, entry.table)
+
     def after_readback(self, judge: Judge) -> None:
         """Run ``judge(record_info)`` once the records are read back (it may raise a ConformanceFailure);
         ``record_info(clause_id, text)`` reports a measured value on the read-back check. The judge returns

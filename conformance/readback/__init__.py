@@ -211,7 +211,7 @@ class Ledger:
                 self.last_send = time.monotonic()
                 self._settle([entry])
             self.entries[entry.nodeid].append(entry)
-            if entry.ingest is Ingest.MUST_NOT:
+            if entry.ingest is not Ingest.MUST:  # "never ingested", or observed: either may be absent
                 self.never.add((entry.target, entry.database, entry.table))
             self.last_send = time.monotonic()
 
