@@ -148,11 +148,13 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
     )
     outcome.blocking = tuple(run.skip_reasons.get(item.nodeid, {}))
     if report.skipped:
-        reason = _skip_reason(report)
+        raised = call.excinfo.value if call.excinfo is not None else None
+        undecided = isinstance(raised, PartUndecided)
+        reason = str(raised.msg) if isinstance(raised, PartUndecided) else _skip_reason(report)
         outcome.statuses = dict.fromkeys(marked, "skip")
         outcome.detail = {cid: reason for cid in marked}
         outcome.message = reason
-        if call.excinfo is not None and isinstance(call.excinfo.value, PartUndecided):
+        if undecided:
             outcome.blocking = marked
         return outcome
     if report.passed:
