@@ -4,6 +4,7 @@ to v2 does to it, with what each client must change, and never a key in the outp
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -373,10 +374,10 @@ def test_the_table_lists_groups_with_their_change(tmp_path: Path, capsys: pytest
     [
         pytest.param("{", "bad.har", "not JSON", id="not-json"),
         pytest.param('{"log": {}}', "bad.har", "not a HAR file", id="no-entries"),
-        pytest.param('{"a": 1}\nnot json\n', "bad.jsonl", "line 2 is not JSON", id="bad-json-line"),
         pytest.param("hello\nworld\n", "bad.log", "no line is an access-log line", id="not-a-log"),
         pytest.param(b"\x00\x01\x02PK", "bad.bin", "binary file", id="binary"),
         pytest.param(None, "missing.har", "cannot read", id="missing"),
+        pytest.param("", "empty.log", "is empty", id="empty"),
     ],
 )
 def test_a_file_that_cannot_be_audited_is_one_clear_error(
@@ -394,12 +395,20 @@ def test_a_file_that_cannot_be_audited_is_one_clear_error(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_huge_file_is_refused_with_a_clear_error(
+def test_a_har_is_read_entry_by_entry_across_chunks_of_any_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(traffic, "MAX_INPUT_BYTES", 10)
-    assert audit.main([str(_mixed(tmp_path)), "--json", str(tmp_path / "a.json")]) == 2
-    assert "up to 10 bytes" in capsys.readouterr().err
+    """A HAR is never held whole (a million entries cost one entry's memory): read 7 bytes at a time, the
+    same groups come out as at once; a capture cut short inside log.entries is one clear error."""
+    _, _, _, whole = _run(tmp_path, _mixed(tmp_path), capsys=capsys)
+    monkeypatch.setattr(traffic, "HAR_CHUNK", 7)
+    _, _, _, chunked = _run(tmp_path, _mixed(tmp_path), capsys=capsys)
+    assert chunked["groups"] == whole["groups"]
+    cut = tmp_path / "cut.har"
+    cut.write_text(_mixed(tmp_path).read_text()[:-40])
+    assert audit.main([str(cut), "--json", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert "entry 3 is not JSON" in err or "cut short" in err, err
 
 
 def test_a_directory_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -420,3 +429,137 @@ def test_the_suites_own_har_says_which_version_each_loopback_request_went_to(
     assert "127.0.0.1" in err  # the entry without a recorded version is still unknown, with a warning
     assert status == 1
     _no_secret(out, err, json.dumps(data))
+
+
+# -- traffic at scale: streams, several inputs, bad lines ------------------------------------------------
+
+
+def _log_line(n: int, target: str, agent: str = "shop/1.0", status: str = "200") -> str:
+    stamp = f"02/Nov/2026:10:{n // 60 % 60:02d}:{n % 60:02d} +0000"
+    return f'203.0.113.{n % 250} - - [{stamp}] "POST {target} HTTP/1.1" {status} 2 "-" "{agent}"\n'
+
+
+def test_a_gzipped_a_truncated_and_a_garbage_laden_log_are_audited_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several inputs at once, a .gz told by its content, a JSON lines file cut off mid-line, and an access
+    log with garbage lines: every good line is audited, every bad one counted and the first few shown with
+    file and line number; bad lines do not change the exit status."""
+    query = f"/postback/v3/event/db/t?td_write_key={ENCODED}"
+    log = (
+        "".join(_log_line(n, query) for n in range(50))
+        + "garbage\n" * 3
+        + _log_line(99, "/postback/v3/event/db/u")
+    )
+    (tmp_path / "access.log.gz").write_bytes(gzip.compress(log.encode()))
+    good = json.dumps({"method": "POST", "url": f"{LEGACY}/db/t", "headers": KEY, "body": '{"a":1}'})
+    (tmp_path / "cut.jsonl").write_text(good + "\n" + good + "\n" + good[:40])
+    noisy = tmp_path / "noisy.log"
+    noisy.write_text("not a log line\n" + _log_line(1, query, agent="app/2") + "\x01\x02 junk\n")
+    files = [str(tmp_path / "access.log.gz"), str(tmp_path / "cut.jsonl"), str(noisy)]
+    status, out, err, data = _run(
+        tmp_path, Path(files[0]), *files[1:], "--api-version", "legacy", capsys=capsys
+    )
+    assert status == 1, err
+    assert [(i["format"], i["requests"]) for i in data["inputs"]] == [
+        ("access-log", 51),
+        ("jsonl", 2),
+        ("access-log", 1),
+    ]
+    assert data["format"] == "mixed"
+    assert data["unreadable"]["lines"] == 6
+    assert data["unreadable"]["first"][0].endswith(
+        "access.log.gz:51: not an access-log line (common or combined format)"
+    )
+    assert any("cut.jsonl:3: not JSON (cut off?)" in line for line in data["unreadable"]["first"])
+    assert "6 line(s) could not be read" in err
+    breaks = [g for g in data["groups"] if g["verdict"] == audit.BREAKS]
+    assert {(g["user_agent"], g["count"]) for g in breaks} == {("shop/1.0", 50), ("app/2", 1)}
+    assert data["requests"] == 54
+    _no_secret(out, err, json.dumps(data))
+
+
+def test_standard_input_and_a_glob_are_inputs_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = f"/postback/v3/event/db/t?td_write_key={ENCODED}"
+    for n in range(3):
+        (tmp_path / f"part-{n}.log").write_text(_log_line(n, query))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(_log_line(7, query).encode())))
+    _, _, _, data = _run(
+        tmp_path, Path(str(tmp_path / "part-*.log")), "-", "--api-version", "legacy", capsys=capsys
+    )
+    assert [i["name"] for i in data["inputs"]] == [
+        *(str(tmp_path / f"part-{n}.log") for n in range(3)),
+        "(stdin)",
+    ]
+    assert data["requests"] == 4
+
+
+def test_a_million_requests_of_a_few_clients_read_on_one_screen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Groups are verdict x reason code, then client family (not every User-Agent string) x table, the tail
+    folded: 2,000 requests from 200 browser builds to 20 tables make 2 reason sections, each listing five
+    client x table rows and "and N more"."""
+    lines = []
+    for n in range(2000):
+        agent = (
+            f"Mozilla/5.0 (Linux; Android {n % 10}) AppleWebKit/537.36 Chrome/{100 + n % 20}.0 Safari/537.36"
+        )
+        key = f"?td_write_key={ENCODED}" if n % 2 else ""
+        lines.append(_log_line(n, f"/postback/v3/event/db/t{n // 2 % 20}{key}", agent=agent))
+    (tmp_path / "big.log").write_text("".join(lines))
+    status, out, _, data = _run(tmp_path, tmp_path / "big.log", "--api-version", "legacy", capsys=capsys)
+    assert {g["user_agent"] for g in data["groups"]} == {"Chrome"}
+    assert len(data["groups"]) == 40  # (query key, not recorded) x 20 tables
+    assert [(s["verdict"], s["reasons"], s["count"]) for s in data["summary"]] == [
+        (audit.BREAKS, ["query-key"], 1000),
+        (audit.UNKNOWN, ["credentials-not-recorded"], 1000),
+    ]
+    assert len(out.splitlines()) < 60
+    assert "and 15 more client x table group(s), 750 request(s)" in out
+    assert all(len(g["samples"]) <= 3 for g in data["groups"])
+    assert "requests" not in data["groups"][0]
+
+
+def test_requests_file_holds_every_request_as_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(_log_line(n, f"/postback/v3/event/db/t?td_write_key={ENCODED}") for n in range(5)))
+    every = tmp_path / "every.jsonl"
+    _run(tmp_path, log, "--api-version", "legacy", "--requests", str(every), capsys=capsys)
+    rows = [json.loads(line) for line in every.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0]["path"] == "/postback/v3/event/db/t?td_write_key=$POSTBACK_WRITE_KEY"
+    _no_secret(every.read_text())
+
+
+@pytest.mark.parametrize("key", ["null", "true", "1", "{}", '"', "$POSTBACK_WRITE_KEY"])
+def test_keys_that_look_like_json_leave_every_output_parseable_and_show_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """Keys are masked as values, never by replacing text: a client sending the key ``null`` (or ``true``,
+    ``1``, ``{}``, ``"``) leaves audit.json, the JSON, CSV and Markdown outputs readable, and no output shows
+    that key as one."""
+    from urllib.parse import quote
+
+    entries = [
+        _entry(f"{LEGACY}/db/t?td_write_key={quote(key, safe='')}", {**JSON_CT, "X-TD-Write-Key": key}),
+        _entry(f"{LEGACY}/db/t", {**JSON_CT, "Authorization": f"Bearer {key}"}, body='{"a":null,"b":true}'),
+    ]
+    file = _har(tmp_path, entries)
+    outputs = {}
+    for fmt in ("json", "csv", "markdown", "table"):
+        _, out, err, data = _run(tmp_path, file, "--format", fmt, capsys=capsys)
+        outputs[fmt] = out
+        assert data["groups"], err
+    assert json.loads(outputs["json"])["groups"] == data["groups"]
+    json.loads((tmp_path / "audit.json").read_text())
+    assert len(list(csv.DictReader(io.StringIO(outputs["csv"])))) == len(data["groups"])
+    for text in (*outputs.values(), (tmp_path / "audit.json").read_text()):
+        assert f"td_write_key={quote(key, safe='')}" not in text.replace(
+            "td_write_key=$POSTBACK_WRITE_KEY", ""
+        )
+        assert f"Bearer {key}" not in text

@@ -108,7 +108,12 @@ def test_every_exchange_of_a_run_is_in_the_har_with_its_test_and_clauses(
     (canary,) = [e for e in everything if e["_postback"]["test"] == "preflight"]
     assert canary["_postback"]["clauses"] == []
     assert '"conformance_canary":true' in canary["request"]["postData"]["text"]
-    found = [e for e in everything if e is not canary]
+    # The read-back barriers (one per probe table "never ingested" probes went to) come after every test.
+    barriers = [e for e in everything if e["_postback"]["test"] == "read-back barrier"]
+    assert barriers, "the auth tests' 'never ingested' probes are followed by a barrier"
+    assert all(b["_postback"]["clauses"] == [] for b in barriers)
+    assert all('"conformance_barrier":true' in b["request"]["postData"]["text"] for b in barriers)
+    found = [e for e in everything if e is not canary and e not in barriers]
     assert all(e["_postback"]["test"].startswith("conformance/test_auth.py::") for e in found)
     assert all(
         e["_postback"]["clauses"] and e["comment"].startswith(e["_postback"]["clauses"][0]) for e in found
@@ -128,8 +133,9 @@ def test_todays_audit_reads_the_har(failing: tuple[SuiteRun, Path], tmp_path: Pa
     run, _ = failing
     proc = cli("audit", str(run.report_dir / "traffic.har"), "--json", str(tmp_path / "audit.json"))
     assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
-    audited = json.loads((tmp_path / "audit.json").read_text(encoding="utf-8"))["requests"]
-    assert len(audited) == len(entries(run))
+    audited = json.loads((tmp_path / "audit.json").read_text(encoding="utf-8"))
+    assert audited["requests"] == len(entries(run))
+    assert audited["unreadable"]["lines"] == 0
 
 
 def test_a_large_body_is_kept_in_part_with_its_length_and_digest() -> None:

@@ -3,12 +3,17 @@ each client change?
 
 Each recorded request to the Postback endpoint becomes a contract-model shape; the model says what legacy
 and v2 do with it ([V2] "What's different from the legacy Postback API"). Requests are grouped by verdict,
-reason, ``database.table`` and User-Agent, each group with its count, first and last time seen and the
-change the client must make. A request's endpoint version comes from its host (``*.records.in.
-treasuredata.com`` is v2, ``in.treasuredata.com`` and ``<region>.in.treasuredata.com`` legacy, plus
-``--legacy-host``/``--v2-host``), else from ``--api-version``; without either it is reported as unknown,
-never assumed. Keys found in the file are never printed: every output passes through a redactor that
-knows them, and query keys are masked in every path.
+reason code, then client (the User-Agent's family: ``Chrome``, ``curl``, ``shop/1.0``) and
+``database.table``, each group with its count, first and last time seen, a few examples and the change the
+client must make. Requests are streamed: each distinct kind of request (what the contract model reads of
+it) is remembered once and judged once, so memory grows with the kinds of requests, not their number.
+
+A request's endpoint version comes from its host (``*.records.in.treasuredata.com`` is v2,
+``in.treasuredata.com`` and ``<region>.in.treasuredata.com`` legacy, plus ``--legacy-host``/``--v2-host``),
+else from ``--api-version``; without either it is reported as unknown, never assumed.
+
+Keys are never printed, and never learnt: header and body values are not kept at all, and a query key is
+masked as a value (``td_write_key=$POSTBACK_WRITE_KEY``) in every example, before any output is serialized.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
 from conformance.contract.model import (
@@ -35,9 +43,8 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.cutover import audit_render
-from conformance.cutover.traffic import FORMATS, Recorded, TrafficError, read
+from conformance.cutover.traffic import FORMATS, BadLines, Input, Recorded, TrafficError, expand, read_inputs
 from conformance.transport.client import EVENT_PATH
-from conformance.transport.redact import Redactor
 
 BREAKS, AT_RISK, UNKNOWN, ALREADY, KEEPS = (
     "breaks",
@@ -107,60 +114,105 @@ LONG_NAME = Reason(
 _NOT_A_PROBLEM = ("valid key in", "legacy documents no cap")
 
 
-@dataclass(frozen=True)
-class Judged:
-    """One recorded Postback request: where it went, its verdict and reasons, ready to be grouped."""
+SAMPLES = 3  # redacted example requests kept per group
+MAX_HOSTS = 20  # hosts of unknown version named in the warning
+_FAMILIES = re.compile(
+    r"\b(Edg|OPR|SamsungBrowser|Firefox|Chrome|CriOS|Safari|curl|Wget|python-requests|python-httpx|aiohttp|"
+    r"okhttp|Go-http-client|Apache-HttpClient|Java|Dalvik|axios|node-fetch|undici|PostmanRuntime|"
+    r"postback-conformance)\b"
+)
 
-    line: int
-    method: str
-    path: str  # query keys masked
-    version: str | None
-    verdict: str
-    reasons: tuple[Reason, ...]
-    table: str  # database.table
-    user_agent: str
-    seen: datetime | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "entry": self.line,
-            "method": self.method,
-            "path": self.path,
-            "version": self.version,
-            "verdict": self.verdict,
-            "reasons": [r.text for r in self.reasons],
-        }
+_BROWSERS = ("Edg", "OPR", "SamsungBrowser", "CriOS", "Firefox", "Chrome", "Safari")
+
+
+@lru_cache(maxsize=65_536)
+def client_family(agent: str | None) -> str:
+    """The client a User-Agent names, without versions and platform details: a known browser or HTTP
+    library by its name (``Chrome``, ``curl``, ``okhttp``), else the first product token (``shop/1.0``),
+    else the text itself (cut to 60 characters). A million requests come from a few clients, not from
+    thousands of User-Agent strings."""
+    if not agent:
+        return "(no User-Agent)"
+    known = set(_FAMILIES.findall(agent))
+    if known:
+        # A browser names several engines ("... Chrome/126 Safari/537 Edg/126"): the most specific wins.
+        return next((name for name in _BROWSERS if name in known), min(known))
+    token = agent.split(" ", 1)[0]
+    return token if "/" in token else agent[:60]
+
+
+@dataclass
+class Tally:
+    """Requests of one group from one client family: how many, when, and a few redacted examples."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, recorded: Recorded) -> None:
+        self.count += recorded.count
+        for line in recorded.lines or (recorded.line,):
+            if len(self.samples) < SAMPLES:
+                self.samples.append(_sample(recorded, line))
+        for moment in (recorded.seen, recorded.last_seen):
+            if moment is not None:
+                self.first = moment if self.first is None or moment < self.first else self.first
+                self.last = moment if self.last is None or moment > self.last else self.last
+
+    def merge(self, other: Tally) -> None:
+        self.count += other.count
+        self.samples = (self.samples + other.samples)[:SAMPLES]
+        for moment in (other.first, other.last):
+            if moment is not None:
+                self.first = moment if self.first is None or moment < self.first else self.first
+                self.last = moment if self.last is None or moment > self.last else self.last
 
 
 @dataclass
 class Group:
+    """One verdict x reason x ``database.table`` x client family, with its tally."""
+
     verdict: str
     reasons: tuple[Reason, ...]
     table: str
-    user_agent: str
+    user_agent: str  # the client family
     version: str | None
-    count: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    example: str = ""
-    lines: list[int] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def count(self) -> int:
+        return self.tally.count
+
+    @property
+    def first(self) -> datetime | None:
+        return self.tally.first
+
+    @property
+    def last(self) -> datetime | None:
+        return self.tally.last
+
+    @property
+    def example(self) -> str:
+        return self.tally.samples[0].split(" ", 1)[1] if self.tally.samples else ""
 
     @property
     def changes(self) -> list[str]:
         return [r.change for r in self.reasons if r.change]
 
-    def add(self, judged: Judged) -> None:
-        self.count += 1
-        self.example = self.example or f"{judged.method} {judged.path}"
-        self.lines.append(judged.line)
-        if judged.seen is not None:
-            self.first = judged.seen if self.first is None else min(self.first, judged.seen)
-            self.last = judged.seen if self.last is None else max(self.last, judged.seen)
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def verdict_rank(self) -> int:
+        return SEVERITY.index(self.verdict)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
-            "reasons": [r.code for r in self.reasons],
+            "reasons": list(self.codes),
             "reason_text": [r.text for r in self.reasons],
             "table": self.table,
             "user_agent": self.user_agent,
@@ -170,32 +222,66 @@ class Group:
             "last_seen": audit_render.when(self.last),
             "change": self.changes,
             "example": self.example,
+            "samples": list(self.tally.samples),
         }
 
 
 @dataclass
 class Audit:
-    source: str
-    format: str
-    requests: list[Judged]
+    """What the audit found: groups (most urgent and biggest first), warnings, the inputs and the lines
+    that could not be read. Every text in it is already free of keys (query keys masked as values, header
+    and body values never kept), so it is serialized as it is."""
+
+    inputs: list[Input]
+    groups: list[Group]
     warnings: list[str]
-    redactor: Redactor
+    bad: BadLines
+    failed: list[str] = field(default_factory=list)  # inputs that could not be read at all
 
     @property
-    def groups(self) -> list[Group]:
-        groups: dict[tuple[Any, ...], Group] = {}
-        for judged in self.requests:
-            key = (judged.verdict, judged.reasons, judged.table, judged.user_agent, judged.version)
-            groups.setdefault(key, Group(*key)).add(judged)
-        return sorted(groups.values(), key=lambda g: (SEVERITY.index(g.verdict), -g.count, g.table))
+    def source(self) -> str:
+        return ", ".join(i.name for i in self.inputs) or "(no input)"
+
+    @property
+    def format(self) -> str:
+        formats = {i.format for i in self.inputs if i.format}
+        return formats.pop() if len(formats) == 1 else "mixed" if formats else ""
+
+    @property
+    def total(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for group in self.groups:
+            out[group.verdict] = out.get(group.verdict, 0) + group.count
+        return dict(sorted(out.items(), key=lambda item: SEVERITY.index(item[0])))
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per verdict x reason code: the requests, and the groups (client family x table) they fall in."""
+        out: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+        for g in self.groups:
+            row = out.setdefault(
+                (g.verdict, g.codes),
+                {"verdict": g.verdict, "reasons": list(g.codes), "count": 0, "groups": 0},
+            )
+            row["count"] += g.count
+            row["groups"] += 1
+        return sorted(out.values(), key=lambda r: (SEVERITY.index(r["verdict"]), -r["count"]))
 
     def as_json(self) -> dict[str, Any]:
         return {
             "input": self.source,
+            "inputs": [
+                {"name": i.name, "format": i.format, "lines": i.lines, "requests": i.requests}
+                for i in self.inputs
+            ],
             "format": self.format,
             "warnings": self.warnings,
+            "unreadable": {"lines": self.bad.count, "first": list(self.bad.shown), "inputs": self.failed},
+            "requests": self.total,
+            "summary": self.summary(),
             "groups": [g.as_json() for g in self.groups],
-            "requests": [j.as_json() for j in self.requests],
         }
 
 
@@ -208,7 +294,10 @@ class Versions:
     v2_hosts: tuple[str, ...] = ()
 
     def of(self, url: str, recorded: str | None = None) -> str | None:
-        host = (urlsplit(url).hostname or "").lower()
+        return self.of_host((urlsplit(url).hostname or "").lower(), recorded)
+
+    def of_host(self, host: str, recorded: str | None = None) -> str | None:
+        """The version of a request to ``host`` (lowercase)."""
         if host in self.v2_hosts or host.endswith(".records.in.treasuredata.com"):
             return "v2"
         if (
@@ -222,17 +311,6 @@ class Versions:
 
 def mask_query_keys(text: str) -> str:
     return _QUERY_KEY.sub(lambda m: m.group(1) + "$" + KEY_ENV, text)
-
-
-def _learn_secrets(recorded: Recorded, query: dict[str, str], redactor: Redactor) -> None:
-    for secret in (
-        recorded.header("x-td-write-key"),
-        query.get("td_write_key"),
-        recorded.header("authorization"),
-    ):
-        if secret and secret.strip():
-            redactor.add(secret.strip(), KEY_ENV)
-            redactor.add(secret.strip().split(" ", 1)[-1], KEY_ENV)
 
 
 def _body_kind(body: bytes | None) -> Body:
@@ -257,16 +335,13 @@ def _cred(value: str | None) -> Cred | None:
     return Cred.VALID if value.strip() else Cred.EMPTY
 
 
-def shape_of(
-    recorded: Recorded, version: str, redactor: Redactor, assume_header: bool
-) -> RequestShape | None:
+def shape_of(recorded: Recorded, version: str, assume_header: bool) -> RequestShape | None:
     """The request as a contract-model shape (every key taken as valid), or None if not a Postback request.
     ``assume_header``: the recording strips credential headers, so one is assumed where none is seen."""
     url = urlsplit(recorded.url)
     if not url.path.startswith(EVENT_PATH + "/"):
         return None
     query = dict(parse_qsl(url.query, keep_blank_values=True))
-    _learn_secrets(recorded, query, redactor)
     segments = url.path[len(EVENT_PATH) + 1 :].split("/")
     names = [unquote_to_bytes(s).decode("utf-8", "replace") for s in segments]
     path_shape = PathShape.OK
@@ -349,73 +424,240 @@ def _model_reasons(texts: tuple[str, ...], prefix: str) -> tuple[Reason, ...]:
     )
 
 
-def audit(path: Path, fmt: str = "auto", versions: Versions | None = None) -> Audit:
-    versions = versions or Versions()
-    redactor = Redactor()
-    found, recorded = read(path, fmt)
-    postback = [r for r in recorded if urlsplit(r.url).path.startswith(EVENT_PATH + "/")]
-    warnings: list[str] = []
-    stripped = bool(postback) and all(
-        r.headers is not None and not any(r.header(h) is not None for h in CREDENTIAL_HEADERS)
-        for r in postback
-    )
-    if stripped:
-        warnings.append(
-            f"no request in {path.name} carries an X-TD-Write-Key or Authorization header: the export "
-            "probably stripped them (browsers do), so requests without ?td_write_key are reported as "
-            f"'{UNKNOWN}', not as sent without a credential"
-        )
-    if found == "access-log":
-        warnings.append(
-            "access logs hold no request headers and no bodies: only the query key, names and method are "
-            "judged; requests without ?td_write_key are reported as "
-            f"'{UNKNOWN}'"
-        )
-    unknown_hosts = sorted(
-        {urlsplit(r.url).hostname or "(no host)" for r in postback if versions.of(r.url, r.version) is None}
-    )
-    if unknown_hosts:
-        warnings.append(
-            f"the endpoint version of requests to {', '.join(unknown_hosts[:5])} is unknown: give it with "
-            "--api-version legacy|v2 (or --legacy-host/--v2-host)"
-        )
-    judged = [_judge_one(r, versions, redactor, stripped) for r in postback]
-    return Audit(str(path), found, judged, warnings, redactor)
+Signature = tuple[Any, ...]
 
 
-def _judge_one(recorded: Recorded, versions: Versions, redactor: Redactor, stripped: bool) -> Judged:
-    version = versions.of(recorded.url, recorded.version)
-    unseen = stripped or recorded.headers is None
-    shape = shape_of(recorded, version or "legacy", redactor, assume_header=unseen)
-    assert shape is not None
-    verdict, reasons = judge(shape)
-    if version is None and verdict != ALREADY:
-        verdict, reasons = UNKNOWN, (VERSION_UNKNOWN,)
-    elif unseen and shape.query_key is None and verdict in (KEEPS, AT_RISK):
-        verdict, reasons = UNKNOWN, (NOT_RECORDED, *(r for r in reasons if r is not ALREADY_V2))
-    url = urlsplit(recorded.url)
-    path = url.path + (f"?{url.query}" if url.query else "")
-    return Judged(
-        recorded.line,
-        recorded.method,
-        mask_query_keys(path),
+@dataclass
+class _Seen:
+    """One distinct request signature: a request standing for all, and a tally per client family."""
+
+    example: Recorded
+    version: str | None
+    unseen_headers: bool
+    clients: dict[str, Tally] = field(default_factory=dict)
+
+
+class Auditor:
+    """Reads requests one by one; remembers one :class:`_Seen` per distinct signature (what the contract
+    model needs of a request), so memory grows with the kinds of requests, not with their number; judges
+    each signature once at the end (when it is known whether the recording stripped credential headers)."""
+
+    def __init__(self, versions: Versions) -> None:
+        self.versions = versions
+        self.seen: dict[Signature, _Seen] = {}
+        self.postback = 0
+        self.recorded_headers = 0  # Postback requests whose format records headers
+        self.with_credential = 0  # ... and carry X-TD-Write-Key or Authorization
+        self.unknown_hosts: set[str] = set()
+        self.access_logs = False
+
+    def add(self, recorded: Recorded) -> None:
+        url = urlsplit(recorded.url)
+        if not url.path.startswith(EVENT_PATH + "/"):
+            return
+        self.postback += recorded.count
+        version = self.versions.of_host((url.hostname or "").lower(), recorded.version)
+        if version is None and len(self.unknown_hosts) < MAX_HOSTS:
+            self.unknown_hosts.add(url.hostname or "(no host)")
+        if recorded.headers is None:
+            self.access_logs = True
+        else:
+            self.recorded_headers += 1
+            if any(recorded.header(h) is not None for h in CREDENTIAL_HEADERS):
+                self.with_credential += 1
+        signature = _signature(recorded, url.path, url.query, version)
+        seen = self.seen.get(signature)
+        if seen is None:
+            seen = self.seen[signature] = _Seen(recorded, version, recorded.headers is None)
+        family = client_family(recorded.user_agent)
+        tally = seen.clients.get(family)
+        if tally is None:
+            tally = seen.clients[family] = Tally()
+        tally.add(recorded)
+
+    @property
+    def stripped(self) -> bool:
+        return self.recorded_headers > 0 and self.with_credential == 0
+
+    def groups(self) -> list[Group]:
+        merged: dict[tuple[Any, ...], Group] = {}
+        for seen in self.seen.values():
+            verdict, reasons, table = self._judge(seen)
+            for family, tally in seen.clients.items():
+                key = (verdict, reasons, table, family, seen.version)
+                group = merged.get(key)
+                if group is None:
+                    group = merged[key] = Group(verdict, reasons, table, family, seen.version)
+                group.tally.merge(tally)
+        return sorted(
+            merged.values(), key=lambda g: (SEVERITY.index(g.verdict), -g.count, g.table, g.user_agent)
+        )
+
+    def _judge(self, seen: _Seen) -> tuple[str, tuple[Reason, ...], str]:
+        unseen = self.stripped or seen.unseen_headers
+        shape = shape_of(seen.example, seen.version or "legacy", assume_header=unseen)
+        assert shape is not None
+        verdict, reasons = judge(shape)
+        if seen.version is None and verdict != ALREADY:
+            verdict, reasons = UNKNOWN, (VERSION_UNKNOWN,)
+        elif unseen and shape.query_key is None and verdict in (KEEPS, AT_RISK):
+            verdict, reasons = UNKNOWN, (NOT_RECORDED, *(r for r in reasons if r is not ALREADY_V2))
+        return verdict, reasons, f"{shape.database}.{shape.table}"
+
+    def warnings(self, names: str) -> list[str]:
+        out: list[str] = []
+        if self.stripped:
+            out.append(
+                f"no request in {names} carries an X-TD-Write-Key or Authorization header: the export "
+                "probably stripped them (browsers do), so requests without ?td_write_key are reported as "
+                f"'{UNKNOWN}', not as sent without a credential"
+            )
+        if self.access_logs:
+            out.append(
+                "access logs hold no request headers and no bodies: only the query key, names and method "
+                f"are judged; requests without ?td_write_key are reported as '{UNKNOWN}'"
+            )
+        if self.unknown_hosts:
+            out.append(
+                f"the endpoint version of requests to {', '.join(sorted(self.unknown_hosts)[:5])} is "
+                "unknown: give it with --api-version legacy|v2 (or --legacy-host/--v2-host)"
+            )
+        return out
+
+
+def _urgency(group: Group) -> tuple[int, int, str, str]:
+    """Most urgent verdict first, then the biggest group."""
+    return SEVERITY.index(group.verdict), -group.count, group.table, group.user_agent
+
+
+def _signature(recorded: Recorded, path: str, query: str, version: str | None) -> Signature:
+    """Everything the contract model reads of a request (shape_of), with key values reduced to what they
+    are (absent, empty, present) and a body to its kind and which side of v2's cap its size is."""
+    query_key: str | None = None
+    if "td_write_key" in query:
+        values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "td_write_key"]
+        query_key = ("set" if values[0].strip() else "empty") if values else None
+    headers = recorded.headers
+    header_part: tuple[Any, ...] = ()
+    if headers is not None:
+        key_header = next(((n, v) for n, v in headers if n.lower() == "x-td-write-key"), None)
+        authorization = recorded.header("authorization")
+        scheme, _, auth_key = (authorization or "").strip().partition(" ")
+        header_part = (
+            key_header[0] if key_header else None,
+            (bool(key_header[1].strip()) if key_header else None),
+            (scheme, bool(auth_key.strip())) if authorization is not None else None,
+            recorded.header("content-type"),
+        )
+    size = recorded.body_bytes or 0
+    return (
         version,
-        verdict,
-        reasons,
-        f"{shape.database}.{shape.table}",
-        recorded.user_agent or "(no User-Agent)",
-        recorded.seen,
+        recorded.method,
+        path,
+        query_key,
+        headers is None,
+        header_part,
+        _body_kind(recorded.body),
+        size > V2_BODY_CAP,
     )
+
+
+def _sample(recorded: Recorded, line: int | None = None) -> str:
+    """``<input>:<line> METHOD path?query`` with every query key masked as a value: nothing secret."""
+    url = urlsplit(recorded.url)
+    query = "&".join(
+        f"{k}=${KEY_ENV}" if k == "td_write_key" else f"{k}={v}" if v else k
+        for k, v in parse_qsl(url.query, keep_blank_values=True)
+    )
+    line = recorded.line if line is None else line
+    where = f"{recorded.source}:{line}" if recorded.source else str(line)
+    return f"{where} {recorded.method} {url.path}{'?' + query if query else ''}"
+
+
+def audit(
+    paths: Sequence[str | Path],
+    fmt: str = "auto",
+    versions: Versions | None = None,
+    requests_out: IO[str] | None = None,
+    progress: Callable[[list[Input]], None] | None = None,
+) -> Audit:
+    """Audit every input (files, globs, ``-``); an input that cannot be read at all is listed in
+    ``failed`` with why, and the others are still audited. ``requests_out``: every Postback request as a
+    JSON line (input, line, method, masked path, version), for those who want them all."""
+    auditor = Auditor(versions or Versions())
+    bad = BadLines()
+    inputs: list[Input] = []
+    failed: list[str] = []
+    names = [str(p) for p in paths]
+    tick = (lambda: progress(inputs)) if progress is not None else (lambda: None)
+    for name in names:
+        try:
+            for name_ in expand([name]):
+                every = requests_out is not None  # every request wanted: no counting by kind
+                for recorded in read_inputs([name_], fmt, bad, inputs, tick, aggregate=not every):
+                    auditor.add(recorded)
+                    if requests_out is not None and urlsplit(recorded.url).path.startswith(EVENT_PATH + "/"):
+                        requests_out.write(json.dumps(_request_line(recorded, auditor.versions)) + "\n")
+        except TrafficError as exc:
+            failed.append(str(exc))
+    return Audit(
+        inputs, auditor.groups(), auditor.warnings(", ".join(Path(n).name for n in names)), bad, failed
+    )
+
+
+def _request_line(recorded: Recorded, versions: Versions) -> dict[str, Any]:
+    where, _, request = _sample(recorded).partition(" ")
+    method, _, path = request.partition(" ")
+    return {
+        "input": recorded.source,
+        "line": recorded.line,
+        "method": method,
+        "path": path,
+        "version": versions.of(recorded.url, recorded.version),
+        "user_agent": client_family(recorded.user_agent),
+    }
+
+
+class Progress:
+    """A progress line on a terminal (standard error) for inputs that take more than a moment."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, inputs: list[Input]) -> None:
+        now = time.monotonic()
+        if now - self.started < 1.0 or now - self.shown < 0.25 or not inputs:
+            return
+        self.shown = now
+        current = inputs[-1]
+        lines = sum(i.lines for i in inputs)
+        self.stream.write(f"\raudit: {lines:,} lines read ({current.name}) {now - self.started:.0f} s ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="postback-conformance audit",
         description="Tell which recorded Postback requests would break on v2, grouped, with what to change.",
+        epilog="Exit status: 0 nothing breaks, 1 some requests break or are at risk on v2, 2 an input could "
+        "not be read at all (the others are still audited), 4 a wrong option. Unreadable lines are counted "
+        "and shown, and cost nothing else.",
     )
-    parser.add_argument("file", type=Path, help="recorded traffic: HAR 1.2, JSON lines or an access log")
     parser.add_argument(
-        "--input-format", choices=FORMATS, default="auto", help="what the file is (default: auto-detect)"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recorded traffic: HAR 1.2, JSON lines or access logs, mixed; globs; - for stdin; .gz/.zst",
+    )
+    parser.add_argument(
+        "--input-format", choices=FORMATS, default="auto", help="what the inputs are (default: by content)"
     )
     parser.add_argument(
         "--format",
@@ -428,8 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json",
         type=Path,
         default=Path("reports/audit.json"),
-        help="where to write the JSON result as well (default: reports/audit.json)",
+        help="where to write the JSON result (groups, not requests) as well (default: reports/audit.json)",
     )
+    parser.add_argument("--requests", type=Path, help="also write every Postback request, as JSON lines")
     parser.add_argument(
         "--api-version",
         choices=("legacy", "v2"),
@@ -439,21 +682,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--legacy-host", action="append", default=[], help="a host serving legacy (repeatable)"
     )
     parser.add_argument("--v2-host", action="append", default=[], help="a host serving v2 (repeatable)")
-    options = parser.parse_args(argv)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    options = parser.parse_intermixed_args(argv)  # inputs may stand before and after the options
     versions = Versions(
         options.api_version,
         tuple(h.lower() for h in options.legacy_host),
         tuple(h.lower() for h in options.v2_host),
     )
+    progress = Progress(sys.stderr) if sys.stderr.isatty() and not options.quiet else None
     try:
-        result = audit(options.file, options.input_format, versions)
-    except TrafficError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        with ExitStack() as stack:
+            requests_out = None
+            if options.requests is not None:
+                options.requests.parent.mkdir(parents=True, exist_ok=True)
+                requests_out = stack.enter_context(options.requests.open("w", encoding="utf-8"))
+            result = audit(options.files, options.input_format, versions, requests_out, progress)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    hide = result.redactor
+    finally:
+        if progress is not None:
+            progress.done()
+    for failure in result.failed:
+        print(f"error: {failure}", file=sys.stderr)
+    if not result.inputs or (result.failed and not any(i.requests for i in result.inputs)):
+        return 2
     for warning in result.warnings:
-        print(hide(f"warning: {warning}"), file=sys.stderr)
-    text = hide(audit_render.render(result, options.format))
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.bad.count:
+        print(f"warning: {result.bad.count:,} line(s) could not be read, e.g.", file=sys.stderr)
+        for shown in result.bad.shown:
+            print(f"  {shown}", file=sys.stderr)
+    text = audit_render.render(result, options.format)
     try:
         if options.output is not None:
             options.output.parent.mkdir(parents=True, exist_ok=True)
@@ -462,9 +722,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(text, end="")
         options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(hide(json.dumps(result.as_json(), indent=2, ensure_ascii=False)) + "\n")
+        options.json.write_text(json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     print(f"written: {options.json}", file=sys.stderr)
-    return 1 if any(j.verdict in (BREAKS, AT_RISK) for j in result.requests) else 0
+    if result.failed:
+        return 2
+    return 1 if any(g.verdict in (BREAKS, AT_RISK) for g in result.groups) else 0

@@ -1,7 +1,9 @@
 """The audit's outputs: a terminal table, Markdown (for a ticket or a wiki), CSV (for a spreadsheet), JSON.
 
-One row per group (verdict x reason x ``database.table`` x User-Agent), most urgent first. The caller
-passes every text through the redactor before it leaves the process.
+Read top-down: first by verdict x reason, most urgent and biggest first; within each, by client family and
+``database.table``, the biggest first, the tail folded into "and N more" (the table and Markdown), so a
+million requests fit one screen. CSV and JSON hold every group. The audit keeps no key in what it hands
+over (query keys are masked as values), so nothing is redacted here by replacing text.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 RENDERERS = ("table", "markdown", "csv", "json")
 COLUMNS = ("verdict", "reason", "database.table", "user agent", "count", "first seen", "last seen", "change")
+SHOWN_PER_REASON = 5  # client x table rows shown under one verdict x reason before "and N more"
 
 
 def when(moment: datetime | None) -> str:
@@ -41,10 +44,15 @@ def _row(group: Group, full: bool = True) -> list[str]:
 
 
 def _counts(result: Audit) -> str:
-    total: dict[str, int] = {}
-    for judged in result.requests:
-        total[judged.verdict] = total.get(judged.verdict, 0) + 1
-    return ", ".join(f"{n} {verdict}" for verdict, n in total.items()) or "nothing"
+    return ", ".join(f"{n:,} {verdict}" for verdict, n in result.counts().items()) or "nothing"
+
+
+def _by_reason(result: Audit) -> list[list[Group]]:
+    """The groups under each verdict x reason, in the audit's order (most urgent, then biggest)."""
+    sections: dict[tuple[str, tuple[str, ...]], list[Group]] = {}
+    for group in result.groups:
+        sections.setdefault((group.verdict, group.codes), []).append(group)
+    return sorted(sections.values(), key=lambda gs: (gs[0].verdict_rank, -sum(g.count for g in gs)))
 
 
 def render(result: Audit, fmt: str) -> str:
@@ -61,33 +69,53 @@ def render(result: Audit, fmt: str) -> str:
     return _table(result)
 
 
+def _tail(groups: list[Group]) -> str:
+    rest = groups[SHOWN_PER_REASON:]
+    return f"and {len(rest):,} more client x table group(s), {sum(g.count for g in rest):,} request(s)"
+
+
 def _markdown(result: Audit) -> str:
     lines = [f"# Postback v2 cutover audit: {result.source}", ""]
     lines += [f"> **Warning:** {w}" for w in result.warnings]
-    if result.warnings:
+    if result.bad.count:
+        lines.append(
+            f"> **Warning:** {result.bad.count:,} line(s) could not be read, e.g. {result.bad.shown[0]}"
+        )
+    if result.warnings or result.bad.count:
         lines.append("")
-    if not result.requests:
-        return "\n".join([*lines, "No request to /postback/v3/event/ in this file.", ""])
-    lines += [f"{len(result.requests)} requests in {len(result.groups)} groups: {_counts(result)}.", ""]
+    if not result.groups:
+        return "\n".join([*lines, "No request to /postback/v3/event/ in this input.", ""])
+    lines += [f"{result.total:,} requests in {len(result.groups):,} groups: {_counts(result)}.", ""]
     lines.append("| " + " | ".join(COLUMNS) + " |")
     lines.append("|" + "---|" * len(COLUMNS))
-    for group in result.groups:
-        cells = [c.replace("|", "\\|").replace("\n", " ") for c in _row(group, full=False)]
-        cells[2], cells[3] = f"`{cells[2]}`", f"`{cells[3]}`"
-        lines.append("| " + " | ".join(cells) + " |")
+    for section in _by_reason(result):
+        for group in section[:SHOWN_PER_REASON]:
+            cells = [c.replace("|", "\\|").replace("\n", " ") for c in _row(group, full=False)]
+            cells[2], cells[3] = f"`{cells[2]}`", f"`{cells[3]}`"
+            lines.append("| " + " | ".join(cells) + " |")
+        if len(section) > SHOWN_PER_REASON:
+            lines.append(f"| {section[0].verdict} | {_tail(section)} |" + " |" * (len(COLUMNS) - 2))
     return "\n".join(lines) + "\n"
 
 
 def _table(result: Audit) -> str:
-    if not result.requests:
-        return "no request to /postback/v3/event/ in this file\n"
+    """Per verdict x reason: one heading (the reason and the change, once), then its biggest client x
+    table groups, one line each, and the tail folded."""
+    if not result.groups:
+        return "no request to /postback/v3/event/ in this input\n"
     lines = []
-    for group in result.groups:
-        seen = f"{when(group.first)} .. {when(group.last)}" if group.first else "time not recorded"
-        head = f"{group.verdict.upper():15} {group.count:>6} x  {short(group.table)}"
-        lines.append(f"{head}  UA: {group.user_agent}  {seen}")
-        lines += [f"{'':17}- {r.text}" for r in group.reasons]
-        lines += [f"{'':17}=> {change}" for change in group.changes]
-        lines.append(f"{'':17}e.g. {short(group.example, 120)}")
-    lines.append(f"{len(result.requests)} requests in {len(result.groups)} groups: {_counts(result)}")
+    for section in _by_reason(result):
+        first = section[0]
+        total = sum(g.count for g in section)
+        lines.append(
+            f"{first.verdict.upper():15} {total:>8,} x  " + ("; ".join(r.text for r in first.reasons) or "-")
+        )
+        lines += [f"{'':17}=> {change}" for change in first.changes]
+        for group in section[:SHOWN_PER_REASON]:
+            seen = f"{when(group.first)} .. {when(group.last)}" if group.first else "time not recorded"
+            lines.append(f"{'':17}{group.count:>8,} x  {short(group.table)}  UA: {group.user_agent}  {seen}")
+            lines.append(f"{'':30}e.g. {short(group.example, 120)}")
+        if len(section) > SHOWN_PER_REASON:
+            lines.append(f"{'':17}{_tail(section)}")
+    lines.append(f"{result.total:,} requests in {len(result.groups):,} groups: {_counts(result)}")
     return "\n".join(lines) + "\n"

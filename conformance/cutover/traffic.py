@@ -1,36 +1,44 @@
-"""Recorded client traffic for the audit: HAR 1.2, JSON lines and web-server access logs, read alike.
+"""Recorded client traffic for the audit: HAR 1.2, JSON lines and web-server access logs, streamed.
 
 Every reader yields :class:`Recorded` requests: what the audit needs to judge a request against both
 versions (method, URL, headers, body or its size, when, which client). What a format does not record is
 None (an access log has no request headers and no body), so the audit never claims what it cannot see.
+
+Inputs are streamed line by line, whatever their size: several files at once, shell globs, ``-`` for
+standard input, gzip (and zstd, with the ``zstandard`` package) told by their content. A line that cannot be
+read is counted and the first few kept with file and line number (:class:`BadLines`); the rest goes on. A
+HAR file is one JSON document: its entries are decoded one by one from a sliding window (:func:`_har`).
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
+import functools
+import glob
+import gzip
+import io
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-MAX_INPUT_BYTES = 512 * 1024 * 1024
+import orjson
+
 FORMATS = ("auto", "har", "jsonl", "access-log")
-
-# The NCSA common log format and its "combined" extension (Apache's LogFormat "combined", nginx's default
-# log_format combined): host ident user [time] "request line" status bytes ["referer" "user agent"].
-ACCESS_LINE = re.compile(
-    r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/[0-9.]+)?" '
-    r"(?P<status>[0-9]{3}|-) (?P<bytes>[0-9]+|-)"
-    r'(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
-)
+EVENT_MARK = b"/postback/v3/event"
 ACCESS_TIME = "%d/%b/%Y:%H:%M:%S %z"
+GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+SHOWN_BAD = 5
+SAMPLE_LINES = 3  # line numbers kept per kind of access-log request (the audit's samples)
 
 
 class TrafficError(Exception):
-    """The file cannot be read as recorded traffic; the message says why in one sentence."""
+    """An input cannot be read as recorded traffic at all; the message says why in one sentence."""
 
 
 @dataclass(frozen=True)
@@ -47,69 +55,326 @@ class Recorded:
     seen: datetime | None
     user_agent: str | None
     version: str | None = None  # the endpoint version the recorder says the request went to
+    source: str = ""  # the input it came from
+    # An access log's requests are counted by kind: ``count`` requests alike, ``seen`` the first and
+    # ``last_seen`` the last time, ``lines`` the first line numbers (``line`` the first of them).
+    count: int = 1
+    last_seen: datetime | None = None
+    lines: tuple[int, ...] = ()
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, str]:
+        """The first value of each header, by lowercased name (computed once)."""
+        out: dict[str, str] = {}
+        for key, value in reversed(self.headers or ()):
+            out[key.lower()] = value
+        return out
 
     def header(self, name: str) -> str | None:
-        for key, value in self.headers or ():
-            if key.lower() == name:
-                return value
-        return None
+        """The first value of header ``name`` (lowercase)."""
+        return self._by_name.get(name)
 
 
-def read(path: Path, fmt: str = "auto") -> tuple[str, list[Recorded]]:
-    """The format found (or given) and every request recorded in ``path``."""
-    text = _read_text(path)
-    if fmt == "auto":
-        fmt = _detect(text)
-    if fmt == "har":
-        return fmt, list(_har(path, text))
-    if fmt == "jsonl":
-        return fmt, list(_jsonl(path, text))
-    return fmt, list(_access_log(path, text))
+@dataclass
+class BadLines:
+    """Lines that could not be read: how many, and the first few with their file and line number."""
+
+    count: int = 0
+    shown: list[str] = field(default_factory=list)
+
+    def add(self, source: str, line: int, why: str) -> None:
+        self.count += 1
+        if len(self.shown) < SHOWN_BAD:
+            self.shown.append(f"{source}:{line}: {why}")
 
 
-def _read_text(path: Path) -> str:
+@dataclass
+class Input:
+    """One input: its name, the format found in it, and how far it has been read (for progress)."""
+
+    name: str
+    format: str = ""
+    size: int | None = None
+    lines: int = 0
+    requests: int = 0
+
+
+def expand(paths: Iterable[str]) -> list[str]:
+    """The inputs named: ``-`` (standard input), files, and the files a glob pattern matches (sorted)."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or Path(path).exists() or not glob.has_magic(path):
+            out.append(path)
+            continue
+        matches = sorted(glob.glob(path))
+        if not matches:
+            raise TrafficError(f"no file matches {path}")
+        out.extend(matches)
+    return out
+
+
+def _open(name: str) -> tuple[IO[bytes], int | None, IO[bytes]]:
+    """The input as a binary stream (decompressed when its content says gzip or zstd), its size, and the
+    file beneath (to close)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise TrafficError(
-                f"{path} is {size:,} bytes; the audit reads files up to {MAX_INPUT_BYTES:,} bytes "
-                "(split it, e.g. with split -l)"
-            )
-        data = path.read_bytes()
+        raw: IO[bytes] = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+        size = None if name == "-" else Path(name).stat().st_size
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+        head = stream.peek(4)[:4]
+    except IsADirectoryError:
+        raise TrafficError(f"cannot read {name}: it is a directory") from None
     except OSError as exc:
-        raise TrafficError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if b"\x00" in data[:4096]:
-        raise TrafficError(f"{path} is a binary file, not HAR, JSON lines or an access log")
-    return data.decode("utf-8", errors="replace")
+        raise TrafficError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if head.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=stream), size, stream  # type: ignore[return-value]
+    if head.startswith(ZSTD_MAGIC):
+        try:
+            import zstandard  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise TrafficError(f"{name} is zstd-compressed: pip install zstandard, or unpack it") from None
+        reader = zstandard.ZstdDecompressor().stream_reader(stream)
+        return reader, size, stream  # type: ignore[return-value,unused-ignore]
+    return stream, size, stream
 
 
-def _detect(text: str) -> str:
-    stripped = text.lstrip()
-    if not stripped.startswith("{"):
+def read_inputs(
+    names: Iterable[str],
+    fmt: str,
+    bad: BadLines,
+    inputs: list[Input],
+    progress: Callable[[], None],
+    aggregate: bool = False,
+) -> Iterator[Recorded]:
+    """Every request of every input, streamed; ``inputs`` gets one :class:`Input` per input as it opens.
+    ``aggregate``: an access log's requests come counted by kind (:func:`_access_log_counted`)."""
+    for name in names:
+        stream, size, beneath = _open(name)
+        current = Input(name if name != "-" else "(stdin)", size=size)
+        inputs.append(current)
+        try:
+            yield from _read_one(stream, current, fmt, bad, progress, aggregate)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise TrafficError(f"cannot read {current.name}: {exc}") from None
+        finally:
+            if name != "-":
+                stream.close()
+                beneath.close()
+
+
+def _read_one(
+    stream: IO[bytes],
+    current: Input,
+    fmt: str,
+    bad: BadLines,
+    progress: Callable[[], None],
+    aggregate: bool = False,
+) -> Iterator[Recorded]:
+    lines = iter(stream)
+    first = b""
+    for first in lines:
+        if first.strip():
+            break
+        current.lines += 1
+    else:
+        raise TrafficError(f"{current.name} is empty")
+    if b"\x00" in first[:4096]:
+        raise TrafficError(f"{current.name} is a binary file, not HAR, JSON lines or an access log")
+    found = fmt if fmt != "auto" else _detect(first)
+    current.format = found
+    if found == "har":
+        yield from _har(current, first, stream, progress)
+        return
+    bad_before = bad.count
+    if found == "access-log" and aggregate:
+        yield from _access_log_counted(_chain(first, lines), current, bad, progress)
+    else:
+        reader = _jsonl_line if found == "jsonl" else _access_line
+        number = current.lines
+        for line in _chain(first, lines):
+            number += 1
+            if number % 65536 == 0:
+                current.lines = number
+                progress()
+            if not line.strip():
+                continue
+            recorded = reader(line, number, current, bad)
+            if recorded is not None:
+                current.requests += 1
+                yield recorded
+        current.lines = number
+    if found == "access-log" and not current.requests and bad.count - bad_before == current.lines:
+        raise TrafficError(
+            f"{current.name}: no line is an access-log line (common or combined format), and the file is "
+            "not HAR or JSON lines"
+        )
+
+
+def _access_log_counted(
+    lines: Iterator[bytes], current: Input, bad: BadLines, progress: Callable[[], None]
+) -> Iterator[Recorded]:
+    """An access log's Postback requests counted by what the audit reads of them (method, path, whether
+    and how a query key is sent, User-Agent), one :class:`Recorded` per kind with its count, first and last
+    time and first line numbers: a million lines cost a dict update each, not an object each."""
+    counted: dict[tuple[bytes, bytes, int, bytes], list[Any]] = {}
+    times: dict[bytes, datetime | None] = {}
+    number = current.lines
+    mark, key_mark = EVENT_MARK, b"td_write_key="
+    for line in lines:
+        number += 1
+        if not number & 0xFFFF:
+            current.lines = number
+            progress()
+        parts = line.split(b'"', 6)
+        head = parts[0]
+        opened = head.find(b"[")
+        closed = head.find(b"]", opened)
+        status = parts[2][1:4] if len(parts) > 2 else b""  # ' 200 2 ' after the request line
+        if opened < 1 or closed < 0 or not (status.isdigit() or status[:1] == b"-"):
+            if line.strip():
+                bad.add(current.name, number, "not an access-log line (common or combined format)")
+            continue
+        request = parts[1]
+        if mark not in request:
+            continue
+        method, _, rest = request.partition(b" ")
+        target = rest.split(b" ", 1)[0]
+        path, _, query = target.partition(b"?")
+        query_key = 0  # 0 none, 1 empty, 2 a key
+        if key_mark in query:
+            at = query.find(key_mark)
+            if at == 0 or query[at - 1 : at] == b"&":
+                value = query[at + len(key_mark) :].split(b"&", 1)[0]
+                query_key = 2 if value.strip() else 1
+        agent = parts[5] if len(parts) > 5 else b""
+        stamp = head[opened + 1 : closed]
+        moment = times.get(stamp, False)
+        if moment is False:
+            moment = times[stamp] = _access_time(stamp.decode("ascii", "replace"))
+        key = (method, path, query_key, agent)
+        seen = counted.get(key)
+        if seen is None:
+            counted[key] = [1, moment, moment, [number], target]
+            continue
+        seen[0] += 1
+        if moment is not None:
+            if seen[1] is None or moment < seen[1]:
+                seen[1] = moment
+            if seen[2] is None or moment > seen[2]:
+                seen[2] = moment
+        if len(seen[3]) < SAMPLE_LINES:
+            seen[3].append(number)
+        if len(times) > 100_000:
+            times.clear()
+    current.lines = number
+    for (method, _, _, agent), (count, first_seen, last_seen, numbers, target) in counted.items():
+        if not method.isupper():
+            bad.add(current.name, numbers[0], "no request line")
+            continue
+        current.requests += count
+        agent_text = agent.decode("utf-8", "replace")
+        yield Recorded(
+            numbers[0],
+            method.decode("ascii", "replace"),
+            target.decode("utf-8", "replace"),
+            None,
+            None,
+            None,
+            first_seen,
+            agent_text if agent_text not in ("", "-") else None,
+            None,
+            current.name,
+            count=count,
+            last_seen=last_seen,
+            lines=tuple(numbers),
+        )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _detect(first: bytes) -> str:
+    stripped = first.lstrip()
+    if not stripped.startswith(b"{"):
         return "access-log"
     try:
-        data = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        return "jsonl" if exc.msg == "Extra data" else "har"  # "har": report the JSON error as such
+        data = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return "har"  # a JSON document over several lines (report its error as HAR's)
     return "har" if isinstance(data, dict) and "log" in data else "jsonl"
 
 
-def _har(path: Path, text: str) -> Iterator[Recorded]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TrafficError(
-            f"{path} is not JSON (line {exc.lineno}, column {exc.colno}): not a HAR file"
-        ) from None
-    entries = data.get("log", {}).get("entries") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise TrafficError(f"{path} has no log.entries list: not a HAR file")
-    for number, entry in enumerate(entries, 1):
+_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
+_BETWEEN = re.compile(r"[\s,]*")
+HAR_CHUNK = 1 << 22  # bytes read at a time from a HAR file (4 MiB)
+
+
+def _har(current: Input, first: bytes, stream: IO[bytes], progress: Callable[[], None]) -> Iterator[Recorded]:
+    """A HAR file's ``log.entries``, one entry at a time: the document is never held whole, so a capture
+    of a million requests costs the memory of one entry and one chunk. Each entry is decoded with the
+    standard library's JSON decoder from a sliding window of text."""
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+    text = decode(first)
+    whole = True  # ``text`` still holds the whole input read so far
+    eof = False
+
+    def more() -> bool:
+        nonlocal text, eof
+        if eof:
+            return False
+        chunk = stream.read(HAR_CHUNK)
+        eof = not chunk
+        text += decode(chunk, final=eof)
+        return bool(chunk) or bool(text)
+
+    found = _ENTRIES.search(text)
+    while found is None:
+        if not more() and eof:
+            break
+        found = _ENTRIES.search(text)
+        if found is None and len(text) > HAR_CHUNK:
+            text, whole = text[-64:], False
+    if found is None:
+        if whole:
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise TrafficError(
+                    f"{current.name} is not JSON (line {exc.lineno}, column {exc.colno}): not a HAR file"
+                ) from None
+        raise TrafficError(f"{current.name} has no log.entries list: not a HAR file")
+    decoder = json.JSONDecoder()
+    at, number = found.end(), 0
+    while True:
+        at = _BETWEEN.match(text, at).end()  # type: ignore[union-attr]
+        if at >= len(text):
+            if eof:
+                raise TrafficError(f"{current.name} ends inside log.entries: a HAR file cut short")
+            text, at = text[at:], 0
+            more()
+            continue
+        if text[at] == "]":
+            break
+        try:
+            entry, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            if eof:
+                raise TrafficError(f"{current.name}: entry {number + 1} is not JSON ({exc.msg})") from None
+            text, at = text[at:], 0  # the entry goes on in the next chunk
+            more()
+            continue
+        at, number = end, number + 1
+        if not number & 0xFFFF:
+            current.lines = number
+            progress()
         if isinstance(entry, dict) and isinstance(entry.get("request"), dict):
-            yield _from_har_entry(number, entry)
+            current.requests += 1
+            yield _from_har_entry(number, entry, current.name)
+    current.lines = number
 
 
-def _from_har_entry(number: int, entry: dict[str, Any]) -> Recorded:
+def _from_har_entry(number: int, entry: dict[str, Any], source: str) -> Recorded:
     """HAR 1.2: request.method/url/headers[{name,value}]/postData{mimeType,text,encoding}/bodySize."""
     request = entry["request"]
     headers = tuple(
@@ -143,6 +408,7 @@ def _from_har_entry(number: int, entry: dict[str, Any]) -> Recorded:
         _iso_time(entry.get("startedDateTime")),
         agent,
         _recorded_version(entry),
+        source,
     )
 
 
@@ -153,44 +419,38 @@ def _recorded_version(entry: dict[str, Any]) -> str | None:
     return version if version in ("legacy", "v2") else None
 
 
-def _jsonl(path: Path, text: str) -> Iterator[Recorded]:
+def _jsonl_line(line: bytes, number: int, current: Input, bad: BadLines) -> Recorded | None:
     """One JSON object a line: a HAR entry, or {method, url, headers, body | body_bytes, time, user_agent};
     headers as a {name: value} object, [name, value] pairs, HAR {name, value} objects or "Name: value"
-    strings (the suite's own requests.jsonl)."""
-    found = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            raise TrafficError(f"{path} line {number} is not JSON: not a JSON lines file") from None
-        if not isinstance(item, dict):
-            raise TrafficError(f"{path} line {number} is not a JSON object")
-        found = True
-        if isinstance(item.get("request"), dict):
-            yield _from_har_entry(number, item)
-            continue
-        headers = _headers(item.get("headers"))
-        body = item.get("body")
-        body_bytes = body.encode("utf-8") if isinstance(body, str) else None
-        size = item.get("body_bytes", item.get("bodySize"))
-        agent = item.get("user_agent") or next(
-            (v for k, v in headers or () if k.lower() == "user-agent"), None
-        )
-        seen = item.get("time", item.get("timestamp", item.get("startedDateTime")))
-        yield Recorded(
-            number,
-            str(item.get("method", "GET")).upper(),
-            str(item.get("url", "")),
-            headers,
-            body_bytes,
-            len(body_bytes) if body_bytes is not None else (size if isinstance(size, int) else None),
-            _epoch_time(seen) if isinstance(seen, int | float) else _iso_time(seen),
-            str(agent) if agent else None,
-        )
-    if not found:
-        raise TrafficError(f"{path} holds no JSON object")
+    strings."""
+    try:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        bad.add(current.name, number, "not JSON" + (" (cut off?)" if not line.endswith(b"\n") else ""))
+        return None
+    if not isinstance(item, dict):
+        bad.add(current.name, number, "not a JSON object")
+        return None
+    if isinstance(item.get("request"), dict):
+        return _from_har_entry(number, item, current.name)
+    headers = _headers(item.get("headers"))
+    body = item.get("body")
+    body_bytes = body.encode("utf-8") if isinstance(body, str) else None
+    size = item.get("body_bytes", item.get("bodySize"))
+    agent = item.get("user_agent") or next((v for k, v in headers or () if k.lower() == "user-agent"), None)
+    seen = item.get("time", item.get("timestamp", item.get("startedDateTime")))
+    return Recorded(
+        number,
+        str(item.get("method", "GET")).upper(),
+        str(item.get("url", "")),
+        headers,
+        body_bytes,
+        len(body_bytes) if body_bytes is not None else (size if isinstance(size, int) else None),
+        _epoch_time(seen) if isinstance(seen, int | float) else _iso_time(seen),
+        str(agent) if agent else None,
+        None,
+        current.name,
+    )
 
 
 def _headers(raw: object) -> tuple[tuple[str, str], ...] | None:
@@ -210,34 +470,49 @@ def _headers(raw: object) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
-def _access_log(path: Path, text: str) -> Iterator[Recorded]:
-    found = False
-    for number, line in enumerate(text.splitlines(), 1):
-        match = ACCESS_LINE.match(line)
-        if match is None:
-            continue
-        found = True
-        agent = match.group("agent")
-        yield Recorded(
-            number,
-            match.group("method"),
-            match.group("target"),
-            None,
-            None,
-            None,
-            _access_time(match.group("time")),
-            agent if agent not in (None, "", "-") else None,
-        )
-    if not found:
-        raise TrafficError(
-            f"{path}: no line is an access-log line (common or combined format), and the file is not "
-            "HAR or JSON lines"
-        )
+def _access_line(raw: bytes, number: int, current: Input, bad: BadLines) -> Recorded | None:
+    """The NCSA common log format and its "combined" extension (Apache's LogFormat "combined", nginx's
+    default log_format combined): ``host ident user [time] "request line" status bytes ["referer" "agent"]``.
+
+    Split on its quotes and brackets rather than matched with one regular expression (several times
+    faster on a million lines); a line of another shape is counted as unreadable. Only requests to the
+    Postback endpoint are built; every other line is only checked for its shape."""
+    parts = raw.split(b'"')
+    head = parts[0]
+    opened = head.find(b"[")
+    closed = head.find(b"]", opened)
+    status = parts[2].split(None, 1)[:1] if len(parts) > 2 else []
+    if opened < 1 or closed < 0 or not status or not (status[0] == b"-" or len(status[0]) == 3):
+        bad.add(current.name, number, "not an access-log line (common or combined format)")
+        return None
+    if EVENT_MARK not in parts[1]:
+        return None
+    request = parts[1].split(b" ")
+    if len(request) < 2 or not request[0].isupper():
+        bad.add(current.name, number, "no request line")
+        return None
+    agent = parts[5].decode("utf-8", "replace") if len(parts) > 5 else None
+    return Recorded(
+        number,
+        request[0].decode("ascii", "replace"),
+        request[1].decode("utf-8", "replace"),
+        None,
+        None,
+        None,
+        _access_time(head[opened + 1 : closed].decode("ascii", "replace")),
+        agent if agent not in (None, "", "-") else None,
+        None,
+        current.name,
+    )
 
 
 def _iso_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    return _iso_text(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _iso_text(value: str) -> datetime | None:
+    """An ISO 8601 time (traffic repeats each second many times: each text is parsed once)."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -254,7 +529,10 @@ def _epoch_time(value: float) -> datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=65_536)
 def _access_time(value: str) -> datetime | None:
+    """An access log's ``[02/Nov/2026:10:00:00 +0000]``; a log repeats each second many times, so each
+    distinct text is parsed once (strptime is slow)."""
     try:
         return datetime.strptime(value, ACCESS_TIME)
     except ValueError:

@@ -14,10 +14,14 @@ MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary text; keys are fa
 
 
 class Redactor:
-    """Replaces every registered secret (plain and URL-encoded) with its placeholder."""
+    """Replaces every registered secret (plain and URL-encoded) with its placeholder.
+
+    Learning a secret costs O(1) (a dict insert); the longest-first order that replacing needs is made
+    once after a change, when text is next redacted, not at every ``add``."""
 
     def __init__(self) -> None:
-        self._pairs: list[tuple[str, str]] = []
+        self._forms: dict[str, str] = {}  # form -> placeholder, in the order learnt
+        self._ordered: list[tuple[str, str]] | None = []
         self._lock = threading.Lock()
 
     def add(self, secret: str, env_var: str) -> None:
@@ -25,12 +29,20 @@ class Redactor:
             return
         placeholder = f"${env_var}"
         with self._lock:
-            forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-            for form in forms:
-                if (form, placeholder) not in self._pairs:
-                    self._pairs.append((form, placeholder))
-            # Longest first, so a URL-encoded form is not half-replaced by a shorter one.
-            self._pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+            for form in (secret, quote(secret, safe=""), quote_plus(secret), quote(secret)):
+                if form not in self._forms:
+                    self._forms[form] = placeholder
+                    self._ordered = None
+
+    @property
+    def _pairs(self) -> list[tuple[str, str]]:
+        ordered = self._ordered
+        if ordered is None:
+            with self._lock:
+                # Longest first, so a URL-encoded form is not half-replaced by a shorter one.
+                ordered = sorted(self._forms.items(), key=lambda pair: len(pair[0]), reverse=True)
+                self._ordered = ordered
+        return ordered
 
     @property
     def secrets(self) -> list[str]:
