@@ -36,8 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
     options.check_rootdir_choice(early_config, args)
+    options.refuse_mistyped_options(parser, args)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,213 +17,16 @@ import pytest
 
 from conformance.contract.model import is_valid_name
 from conformance.contract.profile import ProfileError, load_profile
+from conformance.engine.options import OPTIONS as OPTION_TABLE
+from conformance.engine.options import nearest
 from conformance.readback.td import API_KEY_ENV as TD_API_KEY_ENV
 from conformance.readback.td import is_td, parse_readback
 from conformance.rundata import Settings, TargetOptions
 from conformance.transport.client import is_loopback
 
-# (option, env var, dest, help, kind): kind is "str", "float", "flag" or "int".
-OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = (
-    (
-        "--target",
-        "POSTBACK_TARGET",
-        "pb_target",
-        "base URL of the target (scheme://host[:port][/prefix]); "
-        "none: start the embedded reference targets (legacy and v2) on loopback",
-        "str",
-    ),
-    (
-        "--api-version",
-        "POSTBACK_API_VERSION",
-        "pb_api_version",
-        "contract to hold the target to: legacy or v2 "
-        "(may be omitted for *.records.in.treasuredata.com and *in.treasuredata.com hosts)",
-        "str",
-    ),
-    (
-        "--write-key",
-        "POSTBACK_WRITE_KEY",
-        "pb_write_key",
-        "a valid write key for the target "
-        "(prefer the environment variable: options show up in process lists)",
-        "str",
-    ),
-    (
-        "--database",
-        "POSTBACK_DATABASE",
-        "pb_database",
-        "database that accepted probe records go to (must exist on a real service; default: conformance)",
-        "str",
-    ),
-    (
-        "--table",
-        "POSTBACK_TABLE",
-        "pb_table",
-        "table that accepted probe records go to (default: probe)",
-        "str",
-    ),
-    (
-        "--readback",
-        "POSTBACK_READBACK",
-        "pb_readback",
-        "base URL of the target's read-back service (protocol v1), or td / td:<API endpoint URL> for "
-        "Treasure Data's own query API (API key from POSTBACK_TD_API_KEY only); "
-        "none: read-back clauses are skipped",
-        "str",
-    ),
-    (
-        "--settle",
-        "POSTBACK_SETTLE",
-        "pb_settle",
-        "seconds ingestion may take before a record counts as absent; "
-        "the run waits about one settle period in total (default 0)",
-        "float",
-    ),
-    (
-        "--compare-target",
-        "POSTBACK_COMPARE_TARGET",
-        "pb_compare_target",
-        "second target of a cutover comparison (CUT clauses)",
-        "str",
-    ),
-    (
-        "--compare-api-version",
-        "POSTBACK_COMPARE_API_VERSION",
-        "pb_compare_api_version",
-        "contract version of the compare target",
-        "str",
-    ),
-    (
-        "--compare-write-key",
-        "POSTBACK_COMPARE_WRITE_KEY",
-        "pb_compare_write_key",
-        "write key of the compare target (default: the --write-key)",
-        "str",
-    ),
-    (
-        "--compare-readback",
-        "POSTBACK_COMPARE_READBACK",
-        "pb_compare_readback",
-        "read-back of the compare target (a protocol v1 URL, td or td:<API endpoint URL>)",
-        "str",
-    ),
-    (
-        "--conformance-profile",
-        "POSTBACK_PROFILE",
-        "pb_profile",
-        "TOML file overriding expectations the docs leave open "
-        "(name lengths, clock tolerance, extra statuses, budget)",
-        "str",
-    ),
-    (
-        "--report-dir",
-        "POSTBACK_REPORT_DIR",
-        "pb_report_dir",
-        "where junit.xml, report.html and results.json go (default: reports/)",
-        "str",
-    ),
-    (
-        "--run-id",
-        "POSTBACK_RUN_ID",
-        "pb_run_id",
-        "prefix of every probe record's conformance_id (default: pc<UTC time><random>)",
-        "str",
-    ),
-    (
-        "--seed",
-        "POSTBACK_SEED",
-        "pb_seed",
-        "seed for generated requests (default: random, printed in the header and stored in results.json)",
-        "int",
-    ),
-    (
-        "--baseline",
-        "POSTBACK_BASELINE",
-        "pb_baseline",
-        "results.json of an earlier run: report per clause what regressed, was fixed or is new",
-        "str",
-    ),
-    (
-        "--fail-on",
-        "POSTBACK_FAIL_ON",
-        "pb_fail_on",
-        "what fails the run: 'any' MUST failure (default), or only a 'regression' against --baseline",
-        "str",
-    ),
-    (
-        "--max-rps",
-        "POSTBACK_MAX_RPS",
-        "pb_max_rps",
-        "politeness cap in requests per second (default: none on loopback, 20 elsewhere)",
-        "float",
-    ),
-    (
-        "--request-timeout",
-        "POSTBACK_TIMEOUT",
-        "pb_timeout",
-        "per-request timeout in seconds (default 30)",
-        "float",
-    ),
-    (
-        "--ca-bundle",
-        "POSTBACK_CA_BUNDLE",
-        "pb_ca_bundle",
-        "CA bundle (PEM) to verify the target's TLS certificate with",
-        "str",
-    ),
-    ("--insecure", "POSTBACK_INSECURE", "pb_insecure", "do not verify TLS certificates", "flag"),
-    (
-        "--allow-insecure-http",
-        "POSTBACK_ALLOW_INSECURE_HTTP",
-        "pb_allow_insecure_http",
-        "allow sending a write key over plain http to a host outside the loopback range",
-        "flag",
-    ),
-    (
-        "--max-duration",
-        "POSTBACK_MAX_DURATION",
-        "pb_max_duration",
-        "bound on the whole run in seconds: tests not started by then are skipped (default 1800)",
-        "float",
-    ),
-    (
-        "--proxy",
-        "POSTBACK_PROXY",
-        "pb_proxy",
-        "HTTP(S) proxy URL for the given targets (default: HTTPS_PROXY/NO_PROXY for remote ones; "
-        "never for the embedded targets)",
-        "str",
-    ),
-    (
-        "--client-cert",
-        "POSTBACK_CLIENT_CERT",
-        "pb_client_cert",
-        "client certificate (PEM) for targets behind mutual TLS",
-        "str",
-    ),
-    (
-        "--client-key",
-        "POSTBACK_CLIENT_KEY",
-        "pb_client_key",
-        "private key (PEM) of --client-cert, when not in the same file",
-        "str",
-    ),
-    (
-        "--disposable-account",
-        "POSTBACK_DISPOSABLE_ACCOUNT",
-        "pb_disposable_account",
-        "the target's account is disposable: forbidden names (NAME-02) get the valid key, so their "
-        "'never ingested' part is decided (a faulty target may then create tables named after them)",
-        "flag",
-    ),
-    (
-        "--require-complete",
-        "POSTBACK_REQUIRE_COMPLETE",
-        "pb_require_complete",
-        "an incomplete verdict (nothing failed, but an applicable MUST clause was not decided: no read-back, "
-        "deselected, https only) fails the run with exit status 1 (certification runs)",
-        "flag",
-    ),
+# (option, env var, dest, help, kind), from the one option table (conformance/engine/options.py).
+OPTIONS: tuple[tuple[str, str | None, str, str, str], ...] = tuple(
+    (o.flag, o.env, o.dest, o.help, o.kind) for o in OPTION_TABLE
 )
 
 DEFAULT_REMOTE_RPS = 20.0
@@ -233,6 +36,17 @@ FALSE_WORDS = ("0", "false", "no", "off", "")
 # The run ID as results.schema.json accepts it ("run_id"): what the option takes, the report takes.
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 LEGACY_HOSTS = ("in.treasuredata.com",)
+
+
+def refuse_mistyped_options(parser: pytest.Parser, args: list[str]) -> None:
+    """``pytest --targt=x``: one line naming the suite option meant, exit status 4 (not pytest's list of
+    every unrecognized argument). Only an option no plugin knows and that is one typo from a suite option."""
+    _, unknown = parser.parse_known_and_unknown_args(args)
+    for arg in unknown:
+        guess = nearest(arg) if arg.startswith("--") else None
+        if guess is not None:
+            name = arg.split("=", 1)[0]
+            raise pytest.UsageError(f"postback-conformance: unknown option {name} (did you mean {guess}?)")
 
 
 def add_options(parser: pytest.Parser) -> None:

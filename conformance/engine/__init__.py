@@ -1,0 +1,1 @@
+"""The suite's core, importing nothing of pytest (issue: a pytest-free engine). Today: the option table."""
