@@ -1,4 +1,4 @@
-"""How much pytest-xdist helps against a far-away target (issue: parallel runs). Run by hand, not in CI.
+"""How much pytest-xdist helps against a far-away target. Run by hand, not in CI.
 
     python benchmarks/xdist_bench.py [--delay 0.05] [--workers 0,2,4,8] [--version v2]
 

@@ -1,4 +1,4 @@
-"""``postback-conformance cleanup --run-id ID``: what deletes one run's probe records (issue 11).
+"""``postback-conformance cleanup --run-id ID``: what deletes one run's probe records.
 
 Every record the suite sends carries ``conformance_id`` = ``<run ID>-<counter>``, and the valid key only
 ever writes to ``--database``, into ``--table`` and the ``<table>_<suffix>`` tables of

@@ -18,7 +18,7 @@ from conformance.transport.exchange import Exchange
 
 
 def name_probe_key(target: Transport, read_back: bool = False, position: str = "database") -> Cred:
-    """The key for a request to generated or boundary names (CONTRACT.md, "Probe records").
+    """The key for a request to generated or boundary names (docs/contract.md, "Probe records").
 
     A well-formed unknown key: EP-05 makes it answer like the valid one on an accepted name, so the answer
     still decides name validation, and nothing is written anywhere. ``read_back``: the test also needs the
@@ -133,7 +133,7 @@ def body_of(target: Transport, shape: RequestShape) -> tuple[bytes, str | None]:
 
 def on_target(target: Transport, shape: RequestShape) -> RequestShape:
     """``shape`` as sent to ``target``: RequestShape's default names stand for the run's --database and
-    --table; any other names get a well-formed unknown key instead of the valid one (CONTRACT.md, "Probe
+    --table; any other names get a well-formed unknown key instead of the valid one (docs/contract.md, "Probe
     records": the valid key goes to the run's probe table only)."""
     defaults = RequestShape(shape.version)
     shape = replace(

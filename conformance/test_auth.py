@@ -515,7 +515,7 @@ def judged_by_one_must_clause(version: str, expectation: Expectation) -> bool:
     "AUTH-11",
 )
 @given(credentials=credential_sets())
-# Every claimed clause is exercised on every run, whatever the draws (issue 10): one combination each, on
+# Every claimed clause is exercised on every run, whatever the draws: one combination each, on
 # the version where the model gives that clause the decision (AUTH-03/04 legacy, AUTH-05/06/07/11 v2).
 @example(credentials=Credentials())  # AUTH-01
 @example(credentials=Credentials(header_name="x-td-write-key"))  # AUTH-02

@@ -141,7 +141,8 @@ def name_verdict(
 ) -> ConformanceFailure | None:
     """The status the model allows, blamed on NAME-01 (an allowed name refused) or NAME-02 (a forbidden
     name let through): the clause that says what this name must get. A well-formed unknown key standing in
-    for the valid key (CONTRACT.md, Probe records) refused with 401/403 is EP-05's failure, not the name's."""
+    for the valid key (docs/contract.md, Probe records) refused with 401/403 is EP-05's failure, not the
+    name's."""
     if key is Cred.UNKNOWN and exchange.status in (401, 403) and exchange.status not in expectation.statuses:
         return fail(
             ["EP-05"],

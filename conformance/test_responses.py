@@ -63,7 +63,8 @@ class Post:
     def send(self, target: Transport) -> tuple[Exchange, RequestShape]:
         """Send it to ``target``; return the exchange and the request's shape for the contract model.
 
-        To other names than the run's, every valid key goes out as a well-formed unknown one (CONTRACT.md,
+        To other names than the run's, every valid key goes out as a well-formed unknown one
+        (docs/contract.md,
         "Probe records"); the shape keeps the valid key: EP-05 has the unknown key answered alike, so the
         statuses the model allows are the same, and RESP-01 blames the same clauses.
         """
@@ -71,7 +72,7 @@ class Post:
         table = self.table if self.table is not None else target.spec.table
         credentials = self.credentials
         if (database, table) != (target.spec.database, target.spec.table):
-            # Other names never get the valid key (CONTRACT.md, "Probe records"); EP-05: answered alike.
+            # Other names never get the valid key (docs/contract.md, "Probe records"); EP-05: answered alike.
             credentials = without_valid_key(credentials)
         raw_path = None
         if self.path is PathShape.EMPTY_SEGMENT:

@@ -56,7 +56,7 @@ def run_generation(
     clauses = marked_clauses(request.node)
     for cid, text in session.summary(clauses, generation.label).items():
         info.record(cid, text)
-    # A phase that drew no request for a clause does not pass it (issue 10).
+    # A phase that drew no request for a clause does not pass it.
     info.exercised(*(cid for cid in clauses if session.exercised.get(cid)))
     session.raise_failures()
 

@@ -1,4 +1,4 @@
-"""Evidence people can act on (issue 13, sections 1 and 2): traffic.har, replay, summary.md, CI annotations.
+"""Evidence people can act on: traffic.har, replay, summary.md, CI annotations.
 
 One run of the AUTH module against a legacy target that ignores ``?td_write_key`` (AUTH-03 fails) as GitHub
 Actions would start it, and in-process checks of the pieces.

@@ -1,4 +1,4 @@
-"""The installed package (issue 11, part 5; CONTRACT.md, Running): slow, it builds a wheel and a virtualenv.
+"""The installed package (docs/contract.md, Running): slow, it builds a wheel and a virtualenv.
 
 Installed from a built wheel into a fresh virtualenv outside the checkout, beside the most used pytest
 plugins, the suite runs as `pytest --pyargs conformance` and as `postback-conformance`, none of its options
@@ -19,7 +19,7 @@ from tests.suite_runner import ROOT, TEST_KEY
 
 pytestmark = pytest.mark.installed
 
-# The most used pytest plugins (issue 11): none of their options may collide with the suite's.
+# The most used pytest plugins: none of their options may collide with the suite's.
 PLUGINS = (
     "pytest-timeout",
     "pytest-profiling",

@@ -1,4 +1,4 @@
-"""Real networks (issue 11, part 4): throttling, trickling and silent targets, proxies, mutual TLS."""
+"""Real networks: throttling, trickling and silent targets, proxies, mutual TLS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Options in anyone's pytest run (issue 11, part 5; CONTRACT.md, Running and Options).
+"""Options in anyone's pytest run (docs/contract.md, Running and Options).
 
 Every option works as ``--opt value`` and ``--opt=value`` (or stops with one usage line, never running a
 different set of tests); the plugin does nothing in a run that does not collect the suite; flags have
@@ -109,7 +109,8 @@ def test_every_value_taking_option_has_a_sample_value_here() -> None:
 
 
 def test_every_option_gives_the_same_run_in_the_space_and_the_equals_form(suite_dir: pytest.Pytester) -> None:
-    """CONTRACT.md: every option works as `--opt value` and `--opt=value`; path values that exist inside the
+    """docs/contract.md: every option works as `--opt value` and `--opt=value`; path values that exist
+    inside the
     project (`--report-dir out`) included: same settings, same tests."""
     values = {flag: make(suite_dir.path) for flag, make in VALUES.items()}
     spaced = [part for flag, value in values.items() for part in (flag, value)]
@@ -179,7 +180,7 @@ def test_a_flag_variable_that_is_neither_yes_nor_no_is_a_usage_error(
 
 
 def test_every_option_has_an_environment_variable() -> None:
-    """COMMON rules and CONTRACT.md, Options: each option is also read from its environment variable."""
+    """COMMON rules and docs/contract.md, Options: each option is also read from its environment variable."""
     assert [flag for flag, env, _, _, _ in OPTIONS if not env] == []
 
 
@@ -252,7 +253,7 @@ def test_last_failed_reruns_only_the_failed_test_with_the_checkouts_settings(
 
 @pytest.mark.parametrize("run_id", ["ci-1", "a", "Build_42", "x" * 64, "-x", "x" * 65, "a b", "ci.1", ""])
 def test_the_run_ids_the_option_takes_are_the_ones_results_json_takes(run_id: str) -> None:
-    """`--run-id=ci-1` must not give a results.json that breaks its own schema (issue 11, part 5)."""
+    """`--run-id=ci-1` must not give a results.json that breaks its own schema."""
     pattern = schema()["properties"]["run_id"]["pattern"]
     assert (re.fullmatch(RUN_ID_PATTERN, run_id) is not None) == (re.search(pattern, run_id) is not None)
 

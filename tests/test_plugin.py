@@ -64,7 +64,7 @@ def _settings(result: pytest.RunResult) -> list[str]:
 def test_options_are_read_from_environment_variables(
     suite_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every option has an environment variable (CONTRACT.md, Options)."""
+    """Every option has an environment variable (docs/contract.md, Options)."""
     for name, value in {
         "POSTBACK_TARGET": "https://eu01.records.in.treasuredata.com",
         "POSTBACK_WRITE_KEY": TEST_KEY,
@@ -213,7 +213,7 @@ def test_a_must_failure_fails_the_run_with_exit_status_1(suite_dir: pytest.Pytes
 
 @pytest.mark.usefixtures("with_key")
 def test_clauses_without_read_back_are_skipped_with_the_reason(suite_dir: pytest.Pytester) -> None:
-    """A read-back clause without --readback is skip, never pass (CONTRACT.md): the test runs, its answer
+    """A read-back clause without --readback is skip, never pass (docs/contract.md): the test runs, its answer
     holds, its ingestion part stays undecided and the reason says so."""
     suite_dir.makepyfile("""
         import pytest

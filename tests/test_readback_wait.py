@@ -1,4 +1,4 @@
-"""The read-back wait (issue 11, section 2): polled with backoff, over as soon as the records have settled,
+"""The read-back wait: polled with backoff, over as soon as the records have settled,
 never longer than --settle, with a progress report; a failing or garbage read-back is an error."""
 
 from __future__ import annotations

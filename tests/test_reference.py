@@ -1,7 +1,8 @@
 """Self-tests of the embedded reference target (conformance.reference), seen from the outside over HTTP.
 
 The reference target is the suite's demo target and the base of its mutants, so it must satisfy every clause
-of REQUIREMENTS.md (CUT clauses aside: they compare two targets). Each test names the clause(s) it covers.
+of docs/requirements.md (CUT clauses aside: they compare two targets). Each test names the clause(s) it
+covers.
 """
 
 from __future__ import annotations

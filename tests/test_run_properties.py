@@ -57,7 +57,7 @@ def _verdicts(run: SuiteRun) -> list[tuple[str, str, str, str]]:
 
 
 def test_the_same_seed_sends_the_same_requests_and_gives_the_same_results(tmp_path: Path) -> None:
-    """Determinism (REQUIREMENTS.md, "What the suite must prove about itself"): same seed, same run.
+    """Determinism (docs/requirements.md, "What the suite must prove about itself"): same seed, same run.
 
     Two run IDs of one length: fuzzed byte edits never land inside the conformance_id (and are placed
     by the same positions whatever it holds), so the requests differ only by the run ID, which is masked."""

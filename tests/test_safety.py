@@ -1,4 +1,4 @@
-"""Safe on a real account (issue 11, part 3): where the valid key goes, the preflight, cleanup, run bounds."""
+"""Safe on a real account: where the valid key goes, the preflight, cleanup, run bounds."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def test_schema_module_passes_the_reference_targets(tmp_path: Path) -> None:
         for cid in ("EP-02", "NAME-01", "BODY-08", "RESP-01", "RESP-03"):
             assert run.status(cid, target) == "pass", (cid, target)
         # The layer reads back only probe records sent to the run's table: the "never ingested" part of a
-        # refused name or body is left to the modules that read it back (issue 10: never a pass unseen).
+        # refused name or body is left to the modules that read it back (never a pass unseen).
         for cid in ("NAME-02", "BODY-03", "BODY-04"):
             entry = next(e for e in run.results["clauses"] if e["id"] == cid and e["target"] == target)
             assert entry["status"] == "skip", (cid, target)
@@ -130,9 +130,9 @@ def _generated(version: Version, seed: int, generation: Generation) -> list[Wire
 
 @pytest.mark.parametrize("version", ["legacy", "v2"])
 def test_the_same_seed_generates_the_same_requests(version: Version) -> None:
-    """Determinism (REQUIREMENTS.md, "What the suite must prove"): same seed, same requests; another seed
+    """Determinism (docs/requirements.md, "What the suite must prove"): same seed, same requests; another seed
     draws other fuzzing cases. No request carries a generated credential; every JSON object body carries a
-    probe ID (CONTRACT.md, Probe records)."""
+    probe ID (docs/contract.md, Probe records)."""
     for generation in (Generation("coverage"), Generation("fuzzing", "negative")):
         first = _generated(version, 7, generation)
         assert first == _generated(version, 7, generation), generation.label

@@ -1,4 +1,4 @@
-"""Secrecy (REQUIREMENTS.md, "What the suite must prove about itself"): no write key in anything written.
+"""Secrecy (docs/requirements.md, "What the suite must prove about itself"): no write key in anything written.
 
 The suite runs with a recognisable key against a leaky, faulty target that repeats every credential it gets
 (header, ``Authorization``, ``?td_write_key``) in its answers, so that failures, reproductions, hypothesis

@@ -1,4 +1,4 @@
-"""Read-back through Treasure Data's own API (issue 11, section 1): --readback=td through td-client, against
+"""Read-back through Treasure Data's own API: --readback=td through td-client, against
 the reference target's emulation of the TD job endpoints."""
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def preflight_stopped(run: SuiteRun, says: str) -> None:
 
 
 def test_query_jobs_failing_from_the_start_stop_the_run_at_the_preflight_in_one_line(tmp_path: Path) -> None:
-    """Read-back that sees nothing (even the canary's job fails) is a failed preflight (CONTRACT.md, exit
+    """Read-back that sees nothing (even the canary's job fails) is a failed preflight (docs/contract.md, exit
     status 4), not a run of read-back errors."""
     run, api = run_td(tmp_path, "--log-level=DEBUG", modules=("test_endpoint.py",), fail_jobs=True)
     preflight_stopped(run, "ended error")

@@ -1,4 +1,4 @@
-"""Honest verdicts (issue 10): a clause passes only when every part of it was decided; ``incomplete`` when
+"""Honest verdicts: a clause passes only when every part of it was decided; ``incomplete`` when
 nothing failed but a clause the verdict needs was not decided; ``--require-complete``; the selection, the
 seed used and the catalog recorded in results.json.
 

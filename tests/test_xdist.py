@@ -1,4 +1,4 @@
-"""pytest-xdist: `pytest -n N` gives the verdicts of a serial run and one set of reports (CONTRACT.md).
+"""pytest-xdist: `pytest -n N` gives the verdicts of a serial run and one set of reports (docs/contract.md).
 
 Every run here is a real suite run in a subprocess, as a user would start it.
 """
@@ -45,7 +45,7 @@ def serial_and_parallel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Suite
 def test_two_workers_give_the_clause_verdicts_of_a_serial_run_with_the_same_seed(
     serial_and_parallel: tuple[SuiteRun, SuiteRun],
 ) -> None:
-    """CONTRACT.md: `pytest -n N` gives the same verdicts; every clause decided as serially."""
+    """docs/contract.md: `pytest -n N` gives the same verdicts; every clause decided as serially."""
     serial, parallel = serial_and_parallel
     assert serial.exit_code == 0, serial.stdout[-3000:]
     assert parallel.exit_code == 0, parallel.stdout[-3000:]
@@ -82,7 +82,7 @@ def test_the_controller_starts_the_embedded_targets_once_for_every_worker(
 
 
 def test_probe_ids_stay_unique_across_workers(serial_and_parallel: tuple[SuiteRun, SuiteRun]) -> None:
-    """CONTRACT.md, Probe records: each conformance_id is unique and starts with the run ID."""
+    """docs/contract.md, Probe records: each conformance_id is unique and starts with the run ID."""
     _, parallel = serial_and_parallel
     junit = (parallel.report_dir / "junit.xml").read_text(encoding="utf-8")
     html = (parallel.report_dir / "report.html").read_text(encoding="utf-8")
@@ -128,7 +128,7 @@ def test_a_read_back_mutant_is_still_caught_on_two_workers(tmp_path: Path) -> No
 
 
 def test_each_worker_takes_its_share_of_the_rate_cap(tmp_path: Path) -> None:
-    """CONTRACT.md: --max-rps is for the whole run; N workers each send at most max-rps / N."""
+    """docs/contract.md: --max-rps is for the whole run; N workers each send at most max-rps / N."""
     run: Run = synthetic_run(tmp_path)
     run.settings = replace(run.settings, max_rps=10.0)
     run.rate_share = 2

@@ -1,6 +1,7 @@
 """The clause catalog: every requirement the suite certifies, keyed by its stable ID.
 
-The data lives in ``clauses.toml`` beside this module (the project's own wording of REQUIREMENTS.md).
+The data lives in ``clauses.toml`` beside this module; ``docs/requirements.md`` is generated from it
+(``python -m conformance.contract.catalog > docs/requirements.md``; a self-test fails when it is stale).
 """
 
 from __future__ import annotations
@@ -101,3 +102,55 @@ def clauses_for(version: str) -> list[Clause]:
 
 
 AREAS = ("endpoint", "auth", "names", "body", "size", "responses", "cutover", "schema")
+
+
+AREA_TITLES = {
+    "endpoint": "EP: the endpoint and its success answer",
+    "auth": "AUTH: credentials and their precedence",
+    "names": "NAME: database and table names",
+    "body": "BODY: the request body and the ingested record",
+    "size": "SIZE: the v2 body cap (1,048,064 bytes)",
+    "responses": "RESP: answers in general",
+    "cutover": "CUT: cutover from legacy to v2 (two targets compared)",
+}
+
+
+def markdown() -> str:
+    """docs/requirements.md: the catalog as tables, area by area."""
+    lines = [
+        "# Requirements: the clause catalog",
+        "",
+        f"Catalog version {catalog_version()}. Generated from `conformance/contract/clauses.toml` by "
+        "`python -m conformance.contract.catalog > docs/requirements.md`; a self-test fails when it is "
+        "stale.",
+        "",
+        "Every clause has a stable ID; every test names the clauses it checks, every report is organised by "
+        "clause. **level**: MUST (a failure means not conformant), SHOULD (a warning; fails only under "
+        "`--strict`), INFO (never fails: measured and reported). **how**: `sync` is decided from the HTTP "
+        "answer alone, `read-back` needs to see what was ingested ([readback.md](readback.md)); a read-back "
+        "part without read-back is `skip` with that reason, never `pass`. Sources: [L] the legacy Postback "
+        "doc, [V2] the v2 quickstart, [TD-OAS] Treasure Data's published OpenAPI files, RFCs by number.",
+    ]
+    by_area: dict[str, list[Clause]] = {}
+    for item in catalog().values():
+        by_area.setdefault(item.area, []).append(item)
+    for area, items in by_area.items():
+        lines += [
+            "",
+            f"## {AREA_TITLES.get(area, area)}",
+            "",
+            "| ID | level | versions | how | requirement | source |",
+        ]
+        lines.append("|---|---|---|---|---|---|")
+        for item in items:
+            level = item.level.value
+            if item.level_overrides:
+                level = ", ".join(f"{item.level_for(v).value} ({v})" for v in item.versions)
+            text = item.text.replace("|", "\\|")
+            versions = ", ".join(item.versions)
+            lines.append(f"| {item.id} | {level} | {versions} | {item.how} | {text} | {item.source} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown(), end="")

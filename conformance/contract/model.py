@@ -3,7 +3,8 @@
 Pure and I/O-free. It knows nothing of the reference target (which implements the API on its own, so one
 misreading cannot hide in both). Every outcome names the clause IDs that decide it.
 
-Sources: [L] the legacy Postback doc; [V2] the Postback v2 quickstart; REQUIREMENTS.md for the clause IDs.
+Sources: [L] the legacy Postback doc; [V2] the Postback v2 quickstart; docs/requirements.md for the
+clause IDs.
 """
 
 from __future__ import annotations

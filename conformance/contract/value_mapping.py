@@ -3,7 +3,8 @@
 BODY-01 compares every field sent with the field read back. What "the same value" means depends on the
 read-back backend, so the comparison goes through a mapping:
 
-- **protocol v1** (CONTRACT.md, "Read-back"): the identity. The record comes back as the JSON object stored.
+- **protocol v1** (docs/contract.md, "Read-back"): the identity. The record comes back as the JSON object
+stored.
 - **td** (Treasure Data's own query API): a record comes back as a row of the probe table, as TD stores it
   (Treasure Data docs, "Naming requirements": column names are lowercase letters, digits and ``_``, not
   starting with a digit; other names get a system alias. "Schema management": ``time`` is int64 UNIX

@@ -140,7 +140,8 @@ def shared_requests() -> st.SearchStrategy[SharedRequest]:
         "value": json_values(),
         "size": st.sampled_from(BODY_SIZES),
     }
-    # The valid key writes: only to the run's table (CONTRACT.md "Probe records": --table and the documented
+    # The valid key writes: only to the run's table (docs/contract.md "Probe records": --table and the
+    # documented
     # <table>_<suffix> tables; a drawn suffix would create a table on the user's account).
     valid = st.builds(SharedRequest, key=st.just(Cred.VALID), **common)
     # A well-formed unknown key: answered 200, never ingested, so any valid name may be drawn; beyond 128

@@ -1,1 +1,1 @@
-"""The suite's core, importing nothing of pytest (issue: a pytest-free engine). Today: the option table."""
+"""The suite's core, importing nothing of pytest. Today: the option table."""

@@ -18,7 +18,7 @@ from conformance.plugin import distributed, options, suite, verdicts
 from conformance.plugin.session import Run, TargetError, run_key
 
 MARKERS = (
-    "clause(*ids): the clause IDs of REQUIREMENTS.md a test decides",
+    "clause(*ids): the clause IDs of docs/requirements.md a test decides",
     "endpoint: EP clauses",
     "auth: AUTH clauses",
     "names: NAME clauses",

@@ -1,4 +1,4 @@
-"""pytest-xdist: one run over many processes, one set of reports (CONTRACT.md, Running: ``pytest -n N``).
+"""pytest-xdist: one run over many processes, one set of reports (docs/contract.md, Running: ``pytest -n N``).
 
 The controller plans the run (seed, run ID), starts the embedded targets or checks the given ones answer,
 and hands every worker the same targets through ``workerinput``. Workers run tests, classify them as a

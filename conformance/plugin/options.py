@@ -1,4 +1,5 @@
-"""The suite's command-line options (CONTRACT.md, "Options"), each also read from an environment variable.
+"""The suite's command-line options (docs/contract.md, "Options"), each also read from an environment
+variable.
 
 The option wins over the environment. :func:`settings_from_config` turns them into validated
 :class:`Settings`, raising ``pytest.UsageError`` with one clear sentence for anything unusable.
@@ -90,7 +91,8 @@ def _number(value: Any, flag: str, kind: type[float] | type[int], minimum: float
 
 
 def infer_version(url: str) -> str | None:
-    """CONTRACT.md: *.records.in.treasuredata.com is v2; in.treasuredata.com and <region>.in... are legacy."""
+    """docs/contract.md: *.records.in.treasuredata.com is v2; in.treasuredata.com and <region>.in... are
+    legacy."""
     host = (urlsplit(url).hostname or "").lower()
     if host.endswith(".records.in.treasuredata.com"):
         return "v2"
@@ -271,7 +273,7 @@ def _network_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
-    """``--opt value`` must never change which tests run (CONTRACT.md: every option works in both forms).
+    """``--opt value`` must never change which tests run (docs/contract.md: every option works in both forms).
 
     pytest picks its rootdir and inifile from the command line before plugins add their options
     (``Config.parse``: ``determine_setup`` runs on a first parse that knows only pytest's own options), so

@@ -1,4 +1,4 @@
-"""The preflight (issue 11, "Safe on a real account"): one canary record before the first test.
+"""The preflight: one canary record before the first test.
 
 Each target gets one probe record with the valid key in the run's probe table. The preflight stops the run
 (one line, exit status 4, through :class:`TargetError`) only where no verdict could mean anything: no

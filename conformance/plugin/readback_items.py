@@ -107,7 +107,7 @@ class Ingestion:
 
     def expect_no_unidentified_record(self, exchange: Exchange, clauses: Iterable[str], table: str) -> None:
         """For a request whose body can carry no probe ID (an empty body, BODY-05), sent to a ``table`` of its
-        own (``<table>_<suffix>``, CONTRACT.md "Probe records") that no other request of the suite uses:
+        own (``<table>_<suffix>``, docs/contract.md "Probe records") that no other request of the suite uses:
         after the read-back that table must hold no record received while it was sent (within the profile's
         clock tolerance) that lacks a ``conformance_id``."""
         clauses = tuple(clauses)

@@ -72,7 +72,7 @@ class Run(RunData):
             return
         self.started = True
         self.connect(self._target_specs(), check=True)
-        from conformance.plugin.preflight import run_preflight  # issue 11: one canary before any test
+        from conformance.plugin.preflight import run_preflight  # one canary before any test
 
         run_preflight(self)  # once per run: an xdist controller runs it before its workers start
         self.ready = True  # reports are written from here on (a failed preflight writes none)
@@ -132,7 +132,7 @@ class Run(RunData):
         """One transport (and read-back client) per target; ``check``: make sure remote targets answer.
 
         An xdist worker connects to the targets its controller started and checked (``check=False``), and
-        takes its share of the run's rate cap (CONTRACT.md: the cap is for all workers together).
+        takes its share of the run's rate cap (docs/contract.md: the cap is for all workers together).
         """
         self.started = True
         self.target_specs = specs

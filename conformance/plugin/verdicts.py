@@ -107,7 +107,8 @@ EVERY_REQUEST = "BODY-08"
 
 def _every_request_failure(outcome: Outcome, crashes: list[Exchange], run: Run) -> bool:
     """BODY-08 speaks of every request: a 5xx or a dropped connection met by any test fails it, with those
-    exchanges as its evidence (REQUIREMENTS.md BODY-08: "no request makes the target answer 5xx, close the
+    exchanges as its evidence (docs/requirements.md BODY-08: "no request makes the target answer 5xx,
+    close the
     connection without an answer, or exceed the run's timeout")."""
     if outcome.statuses.get(EVERY_REQUEST) == "fail":
         return False
@@ -162,7 +163,7 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
         for cid in marked:
             measured = cid in infos and _level(cid, version) is Level.INFO
             if exercised is not None and cid not in exercised and not measured:
-                # The test said which clauses its requests exercised, and not this one (issue 10). A read-back
+                # The test said which clauses its requests exercised, and not this one. A read-back
                 # check says nothing about a clause whose records nobody reads back.
                 if outcome.part == "ingestion" and not clause(cid).needs_readback:
                     continue
@@ -206,7 +207,7 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
             outcome.statuses[cid] = "info"
         outcome.detail[cid] = outcome.message
     if Level.MUST not in levels and not (Level.SHOULD in levels and run.settings.strict):
-        # A SHOULD miss is a warning, an INFO finding never fails: keep the run green (CONTRACT.md).
+        # A SHOULD miss is a warning, an INFO finding never fails: keep the run green (docs/contract.md).
         report.outcome = "passed"
         kind = "warn" if Level.SHOULD in levels else "info"
         report.user_properties.append(("verdict", kind))

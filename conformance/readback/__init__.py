@@ -1,4 +1,4 @@
-"""Read-back (CONTRACT.md, protocol v1, or Treasure Data's own API): what did the target ingest?
+"""Read-back (docs/contract.md, protocol v1, or Treasure Data's own API): what did the target ingest?
 
 Clauses decided by read-back do not wait per test. Tests register what they expect in the
 :class:`Ledger`; after the last probe is sent the run polls the read-back with backoff, in a few batched
@@ -84,7 +84,8 @@ class Barriers(Protocol):
 
 
 class ReadbackClient:
-    """Read-back protocol v1 (CONTRACT.md): ``GET {readback}/records?database=&table=&conformance_id=...``."""
+    """Read-back protocol v1 (docs/contract.md): ``GET
+    {readback}/records?database=&table=&conformance_id=...``."""
 
     mapping = "identity"
     windowed = False

@@ -1,7 +1,7 @@
 """The reference Postback target: a pure ASGI 3 app serving one endpoint version plus read-back protocol v1.
 
 Sources: the legacy Postback API doc ("legacy doc") and the Postback API v2 quickstart ("v2 doc") kept in the
-project's seeds, CONTRACT.md ("Read-back (protocol v1)") and the RFCs cited at each rule.
+project's seeds, docs/contract.md ("Read-back (protocol v1)") and the RFCs cited at each rule.
 
 Every decision is one small method (a "hook") so that a faulty "mutant" target can subclass the app and break
 exactly one rule. The order of the checks is fixed by :meth:`PostbackApp.handle_event`.
@@ -284,7 +284,7 @@ class PostbackApp:
     # -------------------------------------------------------------------------------------------- read-back
 
     def handle_readback(self, request: Request) -> Response:
-        """Hook: CONTRACT.md "Read-back (protocol v1)": ``GET /_readback/records?database=&table=``
+        """Hook: docs/contract.md "Read-back (protocol v1)": ``GET /_readback/records?database=&table=``
         ``[&conformance_id=]...`` answers ``{"records": [...]}`` in ingestion order; 400 without database or
         table; an unknown table gives an empty list."""
         if request.method != "GET":

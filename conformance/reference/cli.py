@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if not keys:
         key = generate_key()
         keys.append(key)
-        # Never print a key in full (REQUIREMENTS.md, "Secrecy").
+        # Never print a key in full (docs/requirements.md, "Secrecy").
         where = f"written to {args.key_file}" if args.key_file else "pass --key-file FILE to get it"
         if args.key_file:
             write_key_file(args.key_file, key)

@@ -1,4 +1,4 @@
-"""traffic.har (CONTRACT.md, "Reports"): every exchange of the run as HAR 1.2, built from RunData alone.
+"""traffic.har (docs/contract.md, "Reports"): every exchange of the run as HAR 1.2, built from RunData alone.
 
 HAR 1.2 (W3C Web Performance WG draft, "HTTP Archive (HAR) format", version 1.2): ``log`` with ``version``,
 ``creator`` and ``entries``; each entry a ``request``, a ``response``, ``cache`` and ``timings``. What HAR

@@ -1,6 +1,6 @@
 """report.html: one self-contained file (inline CSS, no script, no network) readable at a glance.
 
-Order (issue "reports", CONTRACT.md "Reports"): the verdict, the counts and what failed; the clause matrix
+Order (docs/contract.md "Reports"): the verdict, the counts and what failed; the clause matrix
 (clause x target, status word and colour, level, requirement, the measured value of INFO clauses); every
 failure, warning and error with the exact request, the answer, what was expected and a ``curl`` line; the
 run's settings; the cutover comparison when two targets were compared. Rendered with Jinja2 (autoescaped)

@@ -1,14 +1,14 @@
-"""results.json (CONTRACT.md, "Reports"): one entry per (clause, target), aggregated over every test.
+"""results.json (docs/contract.md, "Reports"): one entry per (clause, target), aggregated over every test.
 
-The shape is fixed by CONTRACT.md and checked by ``results.schema.json`` beside this module (JSON Schema
-draft 2020-12). Beyond CONTRACT.md's example: ``run_id`` (the prefix of every probe record's
+The shape is fixed by docs/contract.md and checked by ``results.schema.json`` beside this module (JSON Schema
+draft 2020-12). Beyond docs/contract.md's example: ``run_id`` (the prefix of every probe record's
 ``conformance_id``), ``seed_source`` (``--seed``, ``--hypothesis-seed`` or ``random``), ``strict``,
 ``selection`` (``-k``, ``-m``, how many tests were deselected), ``catalog`` (the clause catalog's version and
 sha256) and ``undecided`` (the clauses that make a verdict ``incomplete``, each with its reason).
 
 A clause has parts: the answer, and the ingestion where read-back decides it. Per (clause, target) it is
 ``fail`` when any decided part failed, ``pass`` only when every part was decided and held, ``skip`` with
-the reason otherwise (issue 10).
+the reason otherwise.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""summary.md and GitHub workflow commands: the result where CI shows it (CONTRACT.md, "Reports").
+"""summary.md and GitHub workflow commands: the result where CI shows it (docs/contract.md, "Reports").
 
 ``summary.md`` holds the verdict, the clause matrix (clause x target) and every failure with its clause,
 what was expected, what came and a ``curl`` line; when ``GITHUB_STEP_SUMMARY`` names a file (GitHub

@@ -161,7 +161,8 @@ class ContractReader:
         if not crashed and status in expectation.statuses:
             return (), ""
         if credential is Cred.UNKNOWN and status in STAND_IN_REFUSALS:
-            # The unknown key stands in for the valid key on generated names (CONTRACT.md, Probe records):
+            # The unknown key stands in for the valid key on generated names (docs/contract.md, Probe
+            # records):
             # refusing it synchronously is EP-05's violation, not the name's or the body's.
             return ("EP-05",), "a well-formed unknown key refused: key validity is decided later (EP-05)"
         clauses: list[str] = ["BODY-08"] if crashed else []  # BODY-08: never 5xx, never without an answer
@@ -249,7 +250,7 @@ class Judge(ContractReader):
 
     def credential_for(self, wire: WireRequest) -> Cred:
         """The credential a request carries: the valid key only to the run's database and table, for a body of
-        documented fields (CONTRACT.md, "Probe records"; schemathesis draws any member names, each a new
+        documented fields (docs/contract.md, "Probe records"; schemathesis draws any member names, each a new
         column on Treasure Data); else a well-formed unknown key, which must be answered
         like a valid one (EP-05), so the answer still decides the names, and is never ingested."""
         if (wire.database, wire.table) == self.names and body_key(self.target, wire.body) is Cred.VALID:

@@ -41,7 +41,7 @@ def schema_view(version: Version, database: str, table: str) -> dict[str, Any]:
     """The version's view with the run's probe database and table as the names' examples.
 
     schemathesis fills every parameter it does not vary with its example, so requests that test the body
-    reach the table accepted probe records belong in (CONTRACT.md, ``--database``/``--table``), not
+    reach the table accepted probe records belong in (docs/contract.md, ``--database``/``--table``), not
     ``test_db``.
     """
     view = version_view(version)
@@ -72,7 +72,7 @@ def _config(version: Version, seed: int, examples: int, mode: str, extra_statuse
                 "stateful": {"enabled": False},
             },
             "checks": {
-                # Tuned to the contract (REQUIREMENTS.md RESP-01): a rejection is one of its statuses, an
+                # Tuned to the contract (docs/requirements.md RESP-01): a rejection is one of its statuses, an
                 # acceptance is 200. The per-request oracle is still the contract model (judge.py).
                 "negative_data_rejection": {"expected-statuses": [str(s) for s in rejections]},
                 "positive_data_acceptance": {"expected-statuses": ["200"]},

@@ -2,7 +2,8 @@
 
     SCHEMATHESIS_HOOKS=conformance.schema.st_hooks st run openapi-v2.yaml --url ... -H "X-TD-Write-Key: ..."
 
-``st run`` holds a target to the literal schemas of the spec's view. The contract (REQUIREMENTS.md) is the
+``st run`` holds a target to the literal schemas of the spec's view. The contract (docs/requirements.md)
+is the
 oracle of this project, and it is looser in a few places: keys are validated after the answer (EP-05,
 AUTH-08/09: a bad key may get 200), ``td_record_time`` and ``time`` values are not refused by any clause
 (BODY-09), RESP-03 allows 404 as well as 405. This ``filter_failure`` hook reads every request as it was
@@ -85,5 +86,5 @@ def _quote(path: str) -> str:
 
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-    """Keep a finding only when a clause of REQUIREMENTS.md backs it."""
+    """Keep a finding only when a clause of docs/requirements.md backs it."""
     return bool(backed_clauses(failure, case, response))

@@ -2,7 +2,7 @@
 
 schemathesis serialises a case for ``requests`` (``Case.as_transport_kwargs``); the suite sends it through
 its own transport instead, with its own credential (CONTRIBUTING.md: never a key in a case), a probe ID in
-every JSON object body (CONTRACT.md, "Probe records") and only the header fields the case is about.
+every JSON object body (docs/contract.md, "Probe records") and only the header fields the case is about.
 The contract model then reads the request as it went on the wire: names percent-decoded (RFC 3986 section
 2.1), the body classified by the suite's strict RFC 8259 reader (:func:`conformance.bodies.classify`).
 """
@@ -113,7 +113,8 @@ def _object_json(value: dict[str, Any], cid: str) -> bytes:
 
 
 def _body(kwargs: dict[str, Any], ids: ProbeIds) -> tuple[bytes, str | None]:
-    """The body bytes, with a fresh ``conformance_id`` in every JSON object (CONTRACT.md, Probe records)."""
+    """The body bytes, with a fresh ``conformance_id`` in every JSON object (docs/contract.md, Probe
+    records)."""
     if "files" in kwargs:
         raise NotSendable("a multipart body (the endpoint takes JSON only)")
     if "json" in kwargs:

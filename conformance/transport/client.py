@@ -52,7 +52,7 @@ TABLE_SUFFIXES: tuple[str, ...] = ("empty", "empty_chunked")
 
 
 def probe_tables(table: str) -> tuple[str, ...]:
-    """Every table the valid key may write to: ``table`` and ``<table>_<suffix>`` (CONTRACT.md)."""
+    """Every table the valid key may write to: ``table`` and ``<table>_<suffix>`` (docs/contract.md)."""
     return (table, *(f"{table}_{suffix}" for suffix in TABLE_SUFFIXES))
 
 
@@ -118,7 +118,7 @@ class RateLimiter:
 
 
 class ProbeIds:
-    """Unique ``conformance_id`` values: the run ID, then a counter (CONTRACT.md, Probe records).
+    """Unique ``conformance_id`` values: the run ID, then a counter (docs/contract.md, Probe records).
 
     Each process of an xdist run counts on its own, so a worker adds its name (``<run ID>-gw1-000001``).
     """
@@ -368,7 +368,7 @@ class Transport:
         """For a request carrying the valid key to the endpoint: "db.table" it writes to (None otherwise).
 
         A valid-key request naming another database, or a table outside :func:`probe_tables` that is an
-        allowed name, is a suite bug: :class:`UnsafeRequest`, nothing is sent (CONTRACT.md, "Probe
+        allowed name, is a suite bug: :class:`UnsafeRequest`, nothing is sent (docs/contract.md, "Probe
         records"). A forbidden table name inside the probe database passes (NAME-02: a faulty target's
         stray table lands where the cleanup command finds it), and so do empty or missing segments
         (NAME-03, they name nothing); extra segments are the target's to refuse. So does a body whose

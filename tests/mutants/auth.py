@@ -233,7 +233,7 @@ class MissingCredential500(PostbackApp):
         return key
 
 
-# ------------------------------------------------------------------------- issue 10: what the docs leave open
+# ------------------------------------------------------------------------- what the docs leave open
 
 _FIELD_ORDER: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("field_order", default=())
 

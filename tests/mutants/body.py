@@ -166,7 +166,7 @@ class DeepNesting500(PostbackApp):
             raise Rejection(400, "the body is not valid JSON") from None
 
 
-# ------------------------------------------------------------------------- issue 10: what the docs leave open
+# ------------------------------------------------------------------------- what the docs leave open
 
 
 def _stdlib_json(body: bytes) -> object:
