@@ -563,3 +563,17 @@ def test_keys_that_look_like_json_leave_every_output_parseable_and_show_no_key(
             "td_write_key=$POSTBACK_WRITE_KEY", ""
         )
         assert f"Bearer {key}" not in text
+
+
+def test_a_progress_line_is_shown_on_a_terminal_for_inputs_that_take_a_while() -> None:
+    """After the first second, at most four times a second: lines read and the input; cleared at the end."""
+    stream = io.StringIO()
+    progress = audit.Progress(stream)
+    inputs = [traffic.Input("access.log", lines=65_536)]
+    progress(inputs)
+    assert stream.getvalue() == ""  # the first second: nothing
+    progress.started -= 2
+    progress(inputs)
+    assert stream.getvalue().startswith("\raudit: 65,536 lines read (access.log)")
+    progress.done()
+    assert stream.getvalue().endswith("\r\033[K")
