@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from conformance import __version__
-from conformance.contract.catalog import catalog, catalog_sha256, catalog_version
+from conformance.contract.catalog import AREA_TITLES, catalog, catalog_sha256, catalog_version
 from conformance.contract.spec import spec_sha256
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import (
@@ -40,15 +40,7 @@ MAX_CARDS = 150  # failure cards shown in full; the rest are listed by test
 MAX_EXCHANGES = 5  # exchanges shown per finding
 SHORT = 160  # characters of a detail shown in a matrix cell (the whole text is on hover and below)
 PROBLEMS = ("fail", "error", "warn")
-AREAS = {
-    "endpoint": "EP: the endpoint and its success answer",
-    "auth": "AUTH: credentials and their precedence",
-    "names": "NAME: database and table names",
-    "body": "BODY: the request body and the ingested record",
-    "size": "SIZE: the v2 body cap (1,048,064 bytes)",
-    "responses": "RESP: answers in general",
-    "cutover": "CUT: cutover from legacy to v2 (two targets compared)",
-}
+AREAS = AREA_TITLES  # the catalog's area headings (conformance/contract/catalog.py)
 
 
 @dataclass
