@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
@@ -43,7 +42,17 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.cutover import audit_render
-from conformance.cutover.traffic import FORMATS, BadLines, Input, Recorded, TrafficError, expand, read_inputs
+from conformance.cutover.traffic import (
+    FORMATS,
+    BadLines,
+    Input,
+    Recorded,
+    TrafficError,
+    body_class,
+    client_family,
+    expand,
+    read_inputs,
+)
 from conformance.transport.client import EVENT_PATH
 
 BREAKS, AT_RISK, UNKNOWN, ALREADY, KEEPS = (
@@ -116,30 +125,6 @@ _NOT_A_PROBLEM = ("valid key in", "legacy documents no cap")
 
 SAMPLES = 3  # redacted example requests kept per group
 MAX_HOSTS = 20  # hosts of unknown version named in the warning
-_FAMILIES = re.compile(
-    r"\b(Edg|OPR|SamsungBrowser|Firefox|Chrome|CriOS|Safari|curl|Wget|python-requests|python-httpx|aiohttp|"
-    r"okhttp|Go-http-client|Apache-HttpClient|Java|Dalvik|axios|node-fetch|undici|PostmanRuntime|"
-    r"postback-conformance)\b"
-)
-
-
-_BROWSERS = ("Edg", "OPR", "SamsungBrowser", "CriOS", "Firefox", "Chrome", "Safari")
-
-
-@lru_cache(maxsize=65_536)
-def client_family(agent: str | None) -> str:
-    """The client a User-Agent names, without versions and platform details: a known browser or HTTP
-    library by its name (``Chrome``, ``curl``, ``okhttp``), else the first product token (``shop/1.0``),
-    else the text itself (cut to 60 characters). A million requests come from a few clients, not from
-    thousands of User-Agent strings."""
-    if not agent:
-        return "(no User-Agent)"
-    known = set(_FAMILIES.findall(agent))
-    if known:
-        # A browser names several engines ("... Chrome/126 Safari/537 Edg/126"): the most specific wins.
-        return next((name for name in _BROWSERS if name in known), min(known))
-    token = agent.split(" ", 1)[0]
-    return token if "/" in token else agent[:60]
 
 
 @dataclass
@@ -314,19 +299,7 @@ def mask_query_keys(text: str) -> str:
 
 
 def _body_kind(body: bytes | None) -> Body:
-    if body is None:
-        return Body.OBJECT  # not recorded: nothing to object to
-    if not body:
-        return Body.EMPTY
-    try:
-        value = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return Body.INVALID_UTF8
-    except ValueError:
-        return Body.INVALID_JSON
-    except RecursionError:  # nested deeper than Python's parser goes (BODY-08's ladder): judge the first byte
-        return Body.OBJECT if body.lstrip().startswith(b"{") else Body.NON_OBJECT
-    return Body.OBJECT if isinstance(value, dict) else Body.NON_OBJECT
+    return Body(body_class(body))
 
 
 def _cred(value: str | None) -> Cred | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import dataclasses
 import functools
 import glob
 import gzip
@@ -34,7 +35,34 @@ EVENT_MARK = b"/postback/v3/event"
 ACCESS_TIME = "%d/%b/%Y:%H:%M:%S %z"
 GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 SHOWN_BAD = 5
+V2_CAP = 1_048_064  # v2's body cap in bytes ([V2] "Payload limits"): which side of it a body is
 SAMPLE_LINES = 3  # line numbers kept per kind of access-log request (the audit's samples)
+
+
+_FAMILIES = re.compile(
+    r"\b(Edg|OPR|SamsungBrowser|Firefox|Chrome|CriOS|Safari|curl|Wget|python-requests|python-httpx|aiohttp|"
+    r"okhttp|Go-http-client|Apache-HttpClient|Java|Dalvik|axios|node-fetch|undici|PostmanRuntime|"
+    r"postback-conformance)\b"
+)
+
+
+_BROWSERS = ("Edg", "OPR", "SamsungBrowser", "CriOS", "Firefox", "Chrome", "Safari")
+
+
+@functools.lru_cache(maxsize=65_536)
+def client_family(agent: str | None) -> str:
+    """The client a User-Agent names, without versions and platform details: a known browser or HTTP
+    library by its name (``Chrome``, ``curl``, ``okhttp``), else the first product token (``shop/1.0``),
+    else the text itself (cut to 60 characters). A million requests come from a few clients, not from
+    thousands of User-Agent strings."""
+    if not agent:
+        return "(no User-Agent)"
+    known = set(_FAMILIES.findall(agent))
+    if known:
+        # A browser names several engines ("... Chrome/126 Safari/537 Edg/126"): the most specific wins.
+        return next((name for name in _BROWSERS if name in known), min(known))
+    token = agent.split(" ", 1)[0]
+    return token if "/" in token else agent[:60]
 
 
 class TrafficError(Exception):
@@ -182,11 +210,13 @@ def _read_one(
     found = fmt if fmt != "auto" else _detect(first)
     current.format = found
     if found == "har":
-        yield from _har(current, first, stream, progress)
+        yield from _har(current, first, stream, progress, EntryCounter(current) if aggregate else None)
         return
     bad_before = bad.count
     if found == "access-log" and aggregate:
         yield from _access_log_counted(_chain(first, lines), current, bad, progress)
+    elif aggregate:
+        yield from _jsonl_counted(_chain(first, lines), current, bad, progress)
     else:
         reader = _jsonl_line if found == "jsonl" else _access_line
         number = current.lines
@@ -215,7 +245,7 @@ def _access_log_counted(
     """An access log's Postback requests counted by what the audit reads of them (method, path, whether
     and how a query key is sent, User-Agent), one :class:`Recorded` per kind with its count, first and last
     time and first line numbers: a million lines cost a dict update each, not an object each."""
-    counted: dict[tuple[bytes, bytes, int, bytes], list[Any]] = {}
+    counted: dict[tuple[bytes, bytes, int, str], list[Any]] = {}
     times: dict[bytes, datetime | None] = {}
     number = current.lines
     mark, key_mark = EVENT_MARK, b"td_write_key="
@@ -245,7 +275,7 @@ def _access_log_counted(
             if at == 0 or query[at - 1 : at] == b"&":
                 value = query[at + len(key_mark) :].split(b"&", 1)[0]
                 query_key = 2 if value.strip() else 1
-        agent = parts[5] if len(parts) > 5 else b""
+        agent = client_family(parts[5].decode("utf-8", "replace")) if len(parts) > 5 else ""
         stamp = head[opened + 1 : closed]
         moment = times.get(stamp, False)
         if moment is False:
@@ -253,7 +283,7 @@ def _access_log_counted(
         key = (method, path, query_key, agent)
         seen = counted.get(key)
         if seen is None:
-            counted[key] = [1, moment, moment, [number], target]
+            counted[key] = [1, moment, moment, [number], target, parts[5] if len(parts) > 5 else b""]
             continue
         seen[0] += 1
         if moment is not None:
@@ -266,7 +296,7 @@ def _access_log_counted(
         if len(times) > 100_000:
             times.clear()
     current.lines = number
-    for (method, _, _, agent), (count, first_seen, last_seen, numbers, target) in counted.items():
+    for (method, _, _, _), (count, first_seen, last_seen, numbers, target, agent) in counted.items():
         if not method.isupper():
             bad.add(current.name, numbers[0], "no request line")
             continue
@@ -310,10 +340,16 @@ _BETWEEN = re.compile(r"[\s,]*")
 HAR_CHUNK = 1 << 22  # bytes read at a time from a HAR file (4 MiB)
 
 
-def _har(current: Input, first: bytes, stream: IO[bytes], progress: Callable[[], None]) -> Iterator[Recorded]:
+def _har(
+    current: Input,
+    first: bytes,
+    stream: IO[bytes],
+    progress: Callable[[], None],
+    counter: EntryCounter | None = None,
+) -> Iterator[Recorded]:
     """A HAR file's ``log.entries``, one entry at a time: the document is never held whole, so a capture
     of a million requests costs the memory of one entry and one chunk. Each entry is decoded with the
-    standard library's JSON decoder from a sliding window of text."""
+    standard library's JSON decoder from a sliding window of text. ``counter``: count them by kind."""
     decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
     text = decode(first)
     whole = True  # ``text`` still holds the whole input read so far
@@ -370,8 +406,13 @@ def _har(current: Input, first: bytes, stream: IO[bytes], progress: Callable[[],
             progress()
         if isinstance(entry, dict) and isinstance(entry.get("request"), dict):
             current.requests += 1
-            yield _from_har_entry(number, entry, current.name)
+            if counter is not None:
+                counter.add(number, entry)
+            else:
+                yield _from_har_entry(number, entry, current.name)
     current.lines = number
+    if counter is not None:
+        yield from counter.recorded()
 
 
 def _from_har_entry(number: int, entry: dict[str, Any], source: str) -> Recorded:
@@ -382,6 +423,49 @@ def _from_har_entry(number: int, entry: dict[str, Any], source: str) -> Recorded
         for h in request.get("headers") or []
         if isinstance(h, dict)
     )
+    body, size = _har_body(request)
+    agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
+    return Recorded(
+        number,
+        str(request.get("method", "GET")).upper(),
+        str(request.get("url", "")),
+        headers,
+        body,
+        size,
+        _iso_time(entry.get("startedDateTime")),
+        agent,
+        _recorded_version(entry),
+        source,
+    )
+
+
+def body_class(body: bytes | None) -> str:
+    """What a recorded body is, as the contract model names it (``Body``'s values): ``object`` (also when
+    not recorded: nothing to object to), ``empty``, ``invalid-utf8``, ``invalid-json``, ``non-object``.
+    Read by Python's json (orjson first, only to be quick where both agree: an object orjson reads, json
+    reads as one too)."""
+    if body is None:
+        return "object"
+    if not body:
+        return "empty"
+    try:
+        if isinstance(orjson.loads(body), dict):
+            return "object"
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "invalid-utf8"
+    except ValueError:
+        return "invalid-json"
+    except RecursionError:  # nested deeper than Python's parser goes (BODY-08's ladder): judge the first byte
+        return "object" if body.lstrip().startswith(b"{") else "non-object"
+    return "object" if isinstance(value, dict) else "non-object"
+
+
+def _har_body(request: dict[str, Any]) -> tuple[bytes | None, int | None]:
+    """A HAR request's body (None: not recorded, or truncated) and its size."""
     post = request.get("postData") if isinstance(request.get("postData"), dict) else None
     body: bytes | None = None
     if post is not None and "text" in post:
@@ -397,19 +481,97 @@ def _from_har_entry(number: int, entry: dict[str, Any], source: str) -> Recorded
     size = size if isinstance(size, int) and size >= 0 else None
     if body is not None and size is not None and size > len(body):
         body = None  # a truncated body: judge by the recorded size
-    agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
-    return Recorded(
-        number,
-        str(request.get("method", "GET")).upper(),
-        str(request.get("url", "")),
-        headers,
-        body,
-        len(body) if body is not None else size,
-        _iso_time(entry.get("startedDateTime")),
-        agent,
-        _recorded_version(entry),
-        source,
-    )
+    return body, len(body) if body is not None else size
+
+
+def _body_shape(request: dict[str, Any]) -> tuple[str, bool]:
+    """(``body_class``, over v2's cap) of a HAR request's body: a plain-text body is classed from its text
+    without building its bytes (the common case, a million times); anything else through ``_har_body``."""
+    post = request.get("postData")
+    text = post.get("text") if isinstance(post, dict) else None
+    if isinstance(text, str) and text and "encoding" not in post and "_encoding" not in post:  # type: ignore[operator]
+        length = len(text) if text.isascii() else len(text.encode("utf-8"))
+        size = request.get("bodySize")
+        if not (isinstance(size, int) and size > length):  # not truncated: the text is the body
+            try:
+                if isinstance(orjson.loads(text), dict):
+                    return "object", length > V2_CAP
+            except orjson.JSONDecodeError:
+                pass
+    body, size = _har_body(request)
+    return body_class(body), (size or 0) > V2_CAP
+
+
+class EntryCounter:
+    """HAR entries (of a HAR file or JSON lines) counted by kind: everything the audit reads of a request
+    (method, URL without the query's values, which credential headers and how, the body's class and which
+    side of v2's cap its size is, the client, the recorded version) is the key; the first entry of each kind
+    stands for all. A million entries then cost a dict update each, not an object each."""
+
+    def __init__(self, current: Input) -> None:
+        self.current = current
+        self.kinds: dict[tuple[Any, ...], list[Any]] = {}
+
+    def add(self, number: int, entry: dict[str, Any]) -> None:
+        request = entry["request"]
+        url = str(request.get("url", ""))
+        base, _, query = url.partition("?")
+        query_key = 0
+        if "td_write_key=" in query:
+            at = query.find("td_write_key=")
+            if at == 0 or query[at - 1] == "&":
+                query_key = 2 if query[at + 13 :].split("&", 1)[0].strip() else 1
+        key_header = authorization = content_type = agent = None
+        for header in request.get("headers") or ():
+            if not isinstance(header, dict):
+                continue
+            name = str(header.get("name", ""))
+            lower = name.lower()
+            if lower == "x-td-write-key" and key_header is None:
+                key_header = (name, bool(str(header.get("value", "")).strip()))
+            elif lower == "authorization" and authorization is None:
+                scheme, _, key = str(header.get("value", "")).strip().partition(" ")
+                authorization = (scheme, bool(key.strip()))
+            elif lower == "content-type" and content_type is None:
+                content_type = str(header.get("value", ""))
+            elif lower == "user-agent" and agent is None:
+                agent = client_family(str(header.get("value", "")))
+        shape = _body_shape(request)
+        kind = (
+            str(request.get("method", "GET")).upper(),
+            base,
+            query_key,
+            key_header,
+            authorization,
+            content_type,
+            *shape,
+            agent,
+            _recorded_version(entry),
+        )
+        moment = _iso_time(entry.get("startedDateTime"))
+        seen = self.kinds.get(kind)
+        if seen is None:
+            self.kinds[kind] = [
+                _from_har_entry(number, entry, self.current.name),
+                moment,
+                moment,
+                [number],
+                1,
+            ]
+            return
+        seen[4] += 1
+        if moment is not None:
+            if seen[1] is None or moment < seen[1]:
+                seen[1] = moment
+            if seen[2] is None or moment > seen[2]:
+                seen[2] = moment
+        if len(seen[3]) < SAMPLE_LINES:
+            seen[3].append(number)
+
+    def recorded(self) -> Iterator[Recorded]:
+        for example, first, last, numbers, count in self.kinds.values():
+            yield dataclasses.replace(example, seen=first, last_seen=last, lines=tuple(numbers), count=count)
+        self.kinds.clear()
 
 
 def _recorded_version(entry: dict[str, Any]) -> str | None:
@@ -417,6 +579,35 @@ def _recorded_version(entry: dict[str, Any]) -> str | None:
     custom = entry.get("_postback")
     version = custom.get("api_version") if isinstance(custom, dict) else None
     return version if version in ("legacy", "v2") else None
+
+
+def _jsonl_counted(
+    lines: Iterator[bytes], current: Input, bad: BadLines, progress: Callable[[], None]
+) -> Iterator[Recorded]:
+    """JSON lines, HAR entries counted by kind (:class:`EntryCounter`), other records one by one."""
+    counter = EntryCounter(current)
+    number = current.lines
+    for line in lines:
+        number += 1
+        if not number & 0xFFFF:
+            current.lines = number
+            progress()
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            item = None
+        if isinstance(item, dict) and isinstance(item.get("request"), dict):
+            current.requests += 1
+            counter.add(number, item)
+            continue
+        recorded = _jsonl_line(line, number, current, bad)
+        if recorded is not None:
+            current.requests += 1
+            yield recorded
+    current.lines = number
+    yield from counter.recorded()
 
 
 def _jsonl_line(line: bytes, number: int, current: Input, bad: BadLines) -> Recorded | None:
