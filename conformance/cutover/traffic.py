@@ -239,13 +239,35 @@ def _read_one(
         )
 
 
+@dataclass(slots=True)
+class Kind:
+    """The requests of one kind: how many, the first and last time seen, the first line numbers, and what
+    stands for them all (an access log's target and User-Agent, or the first HAR entry's Recorded)."""
+
+    example: Any
+    first: datetime | None
+    last: datetime | None
+    lines: list[int]
+    count: int = 1
+
+    def add(self, moment: datetime | None, number: int) -> None:
+        self.count += 1
+        if moment is not None:
+            if self.first is None or moment < self.first:
+                self.first = moment
+            if self.last is None or moment > self.last:
+                self.last = moment
+        if len(self.lines) < SAMPLE_LINES:
+            self.lines.append(number)
+
+
 def _access_log_counted(
     lines: Iterator[bytes], current: Input, bad: BadLines, progress: Callable[[], None]
 ) -> Iterator[Recorded]:
     """An access log's Postback requests counted by what the audit reads of them (method, path, whether
     and how a query key is sent, User-Agent), one :class:`Recorded` per kind with its count, first and last
     time and first line numbers: a million lines cost a dict update each, not an object each."""
-    counted: dict[tuple[bytes, bytes, int, str], list[Any]] = {}
+    counted: dict[tuple[bytes, bytes, int, str], Kind] = {}
     times: dict[bytes, datetime | None] = {}
     number = current.lines
     mark, key_mark = EVENT_MARK, b"td_write_key="
@@ -277,30 +299,25 @@ def _access_log_counted(
                 query_key = 2 if value.strip() else 1
         agent = client_family(parts[5].decode("utf-8", "replace")) if len(parts) > 5 else ""
         stamp = head[opened + 1 : closed]
-        moment = times.get(stamp, False)
-        if moment is False:
+        if stamp in times:
+            moment = times[stamp]
+        else:
             moment = times[stamp] = _access_time(stamp.decode("ascii", "replace"))
         key = (method, path, query_key, agent)
         seen = counted.get(key)
         if seen is None:
-            counted[key] = [1, moment, moment, [number], target, parts[5] if len(parts) > 5 else b""]
+            counted[key] = Kind((target, parts[5] if len(parts) > 5 else b""), moment, moment, [number])
             continue
-        seen[0] += 1
-        if moment is not None:
-            if seen[1] is None or moment < seen[1]:
-                seen[1] = moment
-            if seen[2] is None or moment > seen[2]:
-                seen[2] = moment
-        if len(seen[3]) < SAMPLE_LINES:
-            seen[3].append(number)
+        seen.add(moment, number)
         if len(times) > 100_000:
             times.clear()
     current.lines = number
-    for (method, _, _, _), (count, first_seen, last_seen, numbers, target, agent) in counted.items():
+    for (method, _, _, _), kind in counted.items():
+        (target, agent), numbers = kind.example, kind.lines
         if not method.isupper():
             bad.add(current.name, numbers[0], "no request line")
             continue
-        current.requests += count
+        current.requests += kind.count
         agent_text = agent.decode("utf-8", "replace")
         yield Recorded(
             numbers[0],
@@ -309,12 +326,12 @@ def _access_log_counted(
             None,
             None,
             None,
-            first_seen,
+            kind.first,
             agent_text if agent_text not in ("", "-") else None,
             None,
             current.name,
-            count=count,
-            last_seen=last_seen,
+            count=kind.count,
+            last_seen=kind.last,
             lines=tuple(numbers),
         )
 
@@ -510,7 +527,7 @@ class EntryCounter:
 
     def __init__(self, current: Input) -> None:
         self.current = current
-        self.kinds: dict[tuple[Any, ...], list[Any]] = {}
+        self.kinds: dict[tuple[Any, ...], Kind] = {}
 
     def add(self, number: int, entry: dict[str, Any]) -> None:
         request = entry["request"]
@@ -551,26 +568,17 @@ class EntryCounter:
         moment = _iso_time(entry.get("startedDateTime"))
         seen = self.kinds.get(kind)
         if seen is None:
-            self.kinds[kind] = [
-                _from_har_entry(number, entry, self.current.name),
-                moment,
-                moment,
-                [number],
-                1,
-            ]
-            return
-        seen[4] += 1
-        if moment is not None:
-            if seen[1] is None or moment < seen[1]:
-                seen[1] = moment
-            if seen[2] is None or moment > seen[2]:
-                seen[2] = moment
-        if len(seen[3]) < SAMPLE_LINES:
-            seen[3].append(number)
+            self.kinds[kind] = Kind(
+                _from_har_entry(number, entry, self.current.name), moment, moment, [number]
+            )
+        else:
+            seen.add(moment, number)
 
     def recorded(self) -> Iterator[Recorded]:
-        for example, first, last, numbers, count in self.kinds.values():
-            yield dataclasses.replace(example, seen=first, last_seen=last, lines=tuple(numbers), count=count)
+        for kind in self.kinds.values():
+            yield dataclasses.replace(
+                kind.example, seen=kind.first, last_seen=kind.last, lines=tuple(kind.lines), count=kind.count
+            )
         self.kinds.clear()
 
 
