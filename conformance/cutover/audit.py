@@ -424,10 +424,11 @@ class Auditor:
         self.unknown_hosts: set[str] = set()
         self.access_logs = False
 
-    def add(self, recorded: Recorded) -> None:
+    def add(self, recorded: Recorded) -> bool:
+        """Count a recorded request; False when it is not one to the Postback endpoint (left out)."""
         url = urlsplit(recorded.url)
         if not url.path.startswith(EVENT_PATH + "/"):
-            return
+            return False
         self.postback += recorded.count
         version = self.versions.of_host((url.hostname or "").lower(), recorded.version)
         if version is None and len(self.unknown_hosts) < MAX_HOSTS:
@@ -447,6 +448,7 @@ class Auditor:
         if tally is None:
             tally = seen.clients[family] = Tally()
         tally.add(recorded)
+        return True
 
     @property
     def stripped(self) -> bool:
@@ -568,8 +570,7 @@ def audit(
             for name_ in expand([name]):
                 every = requests_out is not None  # every request wanted: no counting by kind
                 for recorded in read_inputs([name_], fmt, bad, inputs, tick, aggregate=not every):
-                    auditor.add(recorded)
-                    if requests_out is not None and urlsplit(recorded.url).path.startswith(EVENT_PATH + "/"):
+                    if auditor.add(recorded) and requests_out is not None:
                         requests_out.write(json.dumps(_request_line(recorded, auditor.versions)) + "\n")
         except TrafficError as exc:
             failed.append(str(exc))
