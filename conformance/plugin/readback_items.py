@@ -32,8 +32,11 @@ MAX_LISTED = 5
 Judge = Callable[[Callable[[str, str], None]], Iterable[str] | None]
 
 
-def not_caught_up(run: Run, target: str, database: str, table: str) -> str:
-    """Why a "never ingested" part stays undecided: the barrier standing for ``table`` never arrived."""
+def not_caught_up(run: Run, target: str, database: str, table: str) -> str | None:
+    """Why a "never ingested" part of ``table`` stays undecided (the barrier standing for it was not read
+    back), or None when the target caught up (or the run sends no barriers)."""
+    if run.ledger.caught_up(target, database, table) is not False:
+        return None
     _, bdb, btable = run.ledger.barrier_of.get((target, database, table), (target, database, table))
     return (
         f"'never ingested' not decided: the barrier record to {bdb}.{btable} was not read back within "
@@ -119,8 +122,8 @@ class Ingestion:
         run.ledger.never_ingested(spec.name, spec.database, table)  # the barrier covers this table
 
         def judge(record_info: Callable[[str, str], None]) -> Iterable[str]:
-            if run.ledger.caught_up(spec.name, spec.database, table) is False:
-                undecidable(f"{', '.join(clauses)}: {not_caught_up(run, spec.name, spec.database, table)}")
+            if late := not_caught_up(run, spec.name, spec.database, table):
+                undecidable(f"{', '.join(clauses)}: {late}")
             source = run.ledger.readbacks[spec.name]
             window = (int(sent - tolerance), int(time.time() + tolerance))
             records = source.unidentified(spec.database, table, window)
@@ -140,9 +143,7 @@ class Ingestion:
     def not_caught_up(self, entry: Expected) -> str | None:
         """Why the absence of ``entry``'s record decides nothing yet (its barrier was never read back);
         None when it was found, or the target caught up."""
-        if entry.records or self.run.ledger.caught_up(entry.target, entry.database, entry.table) is not False:
-            return None
-        return not_caught_up(self.run, entry.target, entry.database, entry.table)
+        return None if entry.records else not_caught_up(self.run, entry.target, entry.database, entry.table)
 
     def after_readback(self, judge: Judge) -> None:
         """Run ``judge(record_info)`` once the records are read back (it may raise a ConformanceFailure);
@@ -206,9 +207,8 @@ class ReadbackCheck(pytest.Item):
                 decided.update(entry.clauses)
             found = len(entry.records)
             if entry.ingest is Ingest.MUST_NOT and not found:
-                if run.ledger.caught_up(entry.target, entry.database, entry.table) is False:
-                    reason = not_caught_up(run, entry.target, entry.database, entry.table)
-                    not_caught.update(dict.fromkeys(entry.clauses, reason))
+                if late := not_caught_up(run, entry.target, entry.database, entry.table):
+                    not_caught.update(dict.fromkeys(entry.clauses, late))
                 continue
             if entry.ingest is Ingest.MUST:
                 if found != 1:

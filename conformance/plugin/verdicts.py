@@ -108,8 +108,7 @@ EVERY_REQUEST = "BODY-08"
 def _every_request_failure(outcome: Outcome, crashes: list[Exchange], run: Run) -> bool:
     """BODY-08 speaks of every request: a 5xx or a dropped connection met by any test fails it, with those
     exchanges as its evidence (docs/requirements.md BODY-08: "no request makes the target answer 5xx,
-    close the
-    connection without an answer, or exceed the run's timeout")."""
+    close the connection without an answer, or exceed the run's timeout")."""
     if outcome.statuses.get(EVERY_REQUEST) == "fail":
         return False
     received = "; ".join(x.outcome() for x in crashes[:3])
@@ -151,7 +150,7 @@ def _classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
     if report.skipped:
         raised = call.excinfo.value if call.excinfo is not None else None
         undecided = isinstance(raised, PartUndecided)
-        reason = str(raised.msg) if isinstance(raised, PartUndecided) else _skip_reason(report)
+        reason = str(raised.msg) if undecided else _skip_reason(report)  # type: ignore[union-attr]
         outcome.statuses = dict.fromkeys(marked, "skip")
         outcome.detail = {cid: reason for cid in marked}
         outcome.message = reason
