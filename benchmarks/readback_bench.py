@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conformance.readback import MARGIN_FRACTION, MIN_MARGIN  # noqa: E402
+from conformance.readback.ledger import MARGIN_FRACTION, MIN_MARGIN  # noqa: E402
 from conformance.reference.app import PostbackApp  # noqa: E402
 from conformance.reference.server import ReferenceServer  # noqa: E402
 from conformance.reference.store import Store  # noqa: E402

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conformance.contract.profile import Profile
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.plugin.session import Run, get_run
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.run import Run
+from conformance.plugin.state import get_run
 from conformance.transport.client import Transport
 
 

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 
-from conformance.checks import ConformanceFailure, check_answered, check_outcome, fail
 from conformance.contract.catalog import Level
 from conformance.contract.model import (
     Authorization,
@@ -30,9 +29,9 @@ from conformance.contract.model import (
     effective_credential,
     expect,
 )
-from conformance.plugin.fixtures import Info, undecidable
-from conformance.plugin.readback_items import Ingestion
-from conformance.readback import Expected
+from conformance.engine.checks import ConformanceFailure, check_answered, check_outcome, fail
+from conformance.engine.context import Info, Ingestion, undecidable
+from conformance.readback.base import Expected
 from conformance.transport.client import Transport, event_path
 from conformance.transport.credentials import NO_CREDENTIALS, Credentials
 from conformance.transport.exchange import Exchange

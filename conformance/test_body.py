@@ -11,16 +11,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import bodies
-from conformance.bodies import BodyCase, compare_fields, show
-from conformance.checks import check_answered, check_outcome, check_status, fail
+from conformance.contract import bodies
+from conformance.contract.bodies import BodyCase, compare_fields, show
 from conformance.contract.catalog import Level
 from conformance.contract.model import Body, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
 from conformance.contract.value_mapping import Undecided
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.probes import body_key
+from conformance.engine.checks import check_answered, check_outcome, check_status, fail
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.probes import body_key
 from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
@@ -111,8 +110,9 @@ def _reject_and_never_ingest(target: Transport, ingestion: Ingestion, case: Body
         ingestion.expect_outcome(exchange, expectation)
 
 
-def _fields_check(sent: dict[str, object]) -> Callable[[Record], str | None]:
-    return lambda record: compare_fields(sent, record)
+def _fields_check(sent: dict[str, object], ingestion: Ingestion) -> Callable[[Record], str | None]:
+    mapping = ingestion.mapping
+    return lambda record: compare_fields(sent, record, mapping)
 
 
 # -- BODY-01 ---------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_strings_integers_and_booleans_are_ingested_with_their_type_and_value(
     fields = MUST_FIELDS[kind]
     exchange = target.post(fields=fields)
     check_status(exchange, _shape(target, Body.OBJECT, exchange.request.body).statuses, ["BODY-01"])
-    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(fields))
+    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(fields, ingestion))
 
 
 @pytest.mark.clause("BODY-01")
@@ -139,7 +139,9 @@ def test_json_escapes_in_strings_are_decoded_before_ingestion(
     ingested as the text it stands for (RFC 8259 section 7)."""
     exchange, _ = _send_case(target, BodyCase("escapes", Body.OBJECT, bodies.members(ESCAPED_MEMBER)))
     check_status(exchange, _shape(target, Body.OBJECT, exchange.request.body).statuses, ["BODY-01"])
-    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check({"text": ESCAPED_VALUE}))
+    ingestion.expect(
+        exchange, Ingest.MUST, ["BODY-01"], check=_fields_check({"text": ESCAPED_VALUE}, ingestion)
+    )
 
 
 @pytest.mark.clause("BODY-01")
@@ -150,7 +152,7 @@ def test_member_names_written_with_escapes_are_the_names_they_stand_for(
     name it stands for (``text_2``), with its value (RFC 8259 sections 4, 7 and 8.3)."""
     exchange, _ = _send_case(target, BodyCase("escaped-names", Body.OBJECT, bodies.members(ESCAPED_NAMES)))
     check_status(exchange, _shape(target, Body.OBJECT, exchange.request.body).statuses, ["BODY-01"])
-    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(ESCAPED_NAMES_VALUES))
+    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(ESCAPED_NAMES_VALUES, ingestion))
 
 
 @pytest.mark.clause("BODY-01")
@@ -163,7 +165,7 @@ def test_generated_objects_round_trip_through_ingestion(
     type and value."""
     exchange = target.post(fields=fields)
     check_status(exchange, _shape(target, Body.OBJECT, exchange.request.body).statuses, ["BODY-01"])
-    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(fields))
+    ingestion.expect(exchange, Ingest.MUST, ["BODY-01"], check=_fields_check(fields, ingestion))
 
 
 @pytest.mark.clause("BODY-01")
@@ -196,7 +198,7 @@ def test_floats_null_nested_objects_and_arrays_keep_type_and_value(
         problem = (
             f"found {len(records)} time(s) after the settle period"
             if len(records) != 1
-            else compare_fields(fields, records[0])
+            else compare_fields(fields, records[0], ingestion.mapping)
         )
         if problem:
             raise fail(

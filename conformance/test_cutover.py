@@ -12,15 +12,14 @@ from collections.abc import Callable
 import pytest
 from hypothesis import example, given
 
-from conformance.checks import fail
 from conformance.contract.model import Cred
 from conformance.cutover.compare import PROBES, CutoverProbe, Observed, judge
 from conformance.cutover.differential import SharedRequest, shared_requests
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.plugin.session import Run
-from conformance.probes import send_shape
-from conformance.readback import Expected
+from conformance.engine.checks import fail
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.probes import send_shape
+from conformance.engine.run import Run
+from conformance.readback.base import Expected
 from conformance.transport.client import Transport, event_path
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange

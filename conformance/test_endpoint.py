@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from conformance.checks import check_empty_json_success, check_outcome, check_status, fail
 from conformance.contract.model import Cred, RequestShape, expect
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
+from conformance.engine.checks import check_empty_json_success, check_outcome, check_status, fail
+from conformance.engine.context import Info, Ingestion
 from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials
 

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import ConformanceFailure, check_status, fail
 from conformance.contract.catalog import Version
 from conformance.contract.model import (
     Cred,
@@ -28,9 +27,9 @@ from conformance.contract.model import (
     is_valid_name,
 )
 from conformance.contract.profile import Profile
-from conformance.plugin.fixtures import Info, undecidable
-from conformance.plugin.readback_items import Ingestion
-from conformance.probes import name_probe_key
+from conformance.engine.checks import ConformanceFailure, check_status, fail
+from conformance.engine.context import Info, Ingestion, undecidable
+from conformance.engine.probes import name_probe_key
 from conformance.transport.client import EVENT_PATH, Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange

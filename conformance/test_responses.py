@@ -15,7 +15,6 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance.checks import ConformanceFailure, check_status, fail
 from conformance.contract.model import (
     V2_BODY_CAP,
     Authorization,
@@ -28,9 +27,9 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.contract.profile import Profile
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.probes import rebuild_note, sized_body, without_valid_key
+from conformance.engine.checks import ConformanceFailure, check_status, fail
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.probes import rebuild_note, sized_body, without_valid_key
 from conformance.transport.client import EVENT_PATH, Transport, event_path
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange

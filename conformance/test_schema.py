@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.plugin.session import Run
-from conformance.plugin.verdicts import marked_clauses
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.run import Run
+from conformance.plugin.fixtures import marked_clauses
 from conformance.schema import Generation, Judge, SchemaSession
 from conformance.transport.client import Transport
 

@@ -12,13 +12,12 @@ import json
 import httpx
 import pytest
 
-from conformance.checks import check_status, fail
 from conformance.contract.model import V2_BODY_CAP, Cred, Expectation, Ingest, RequestShape, expect
 from conformance.contract.profile import Profile
-from conformance.plugin.fixtures import Info
-from conformance.plugin.readback_items import Ingestion
-from conformance.probes import PAD_FIELD, rebuild_note, sized_body
-from conformance.readback import Check, Record
+from conformance.engine.checks import check_status, fail
+from conformance.engine.context import Info, Ingestion
+from conformance.engine.probes import PAD_FIELD, rebuild_note, sized_body
+from conformance.readback.base import Check, Record
 from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange

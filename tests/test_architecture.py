@@ -6,6 +6,7 @@ Read from the source with ``ast`` (nothing is imported), so a lazy import inside
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,66 +14,26 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "conformance"
-TESTS = {
-    "contract",
-    "transport",
-    "checks",
-    "probes",
-    "bodies",
-    "plugin",
-    "readback",
-    "cutover",
-    "schema",
-    "json_kinds",
-}
-# part -> the parts of conformance it may import (the package root, for __version__, is always allowed).
-ALLOWED: dict[str, set[str]] = {
-    "engine": set(),
-    "contract": set(),
-    "transport": {"contract"},
-    "traffic": {"transport.exchange"},
-    "rundata": {"contract", "traffic", "transport.exchange", "transport.redact"},
-    "readback": {"contract", "transport"},
-    "checks": {"contract", "transport"},
-    "probes": {"contract", "transport"},
-    "bodies": {"contract", "json_kinds"},
-    "json_kinds": {"contract"},
-    "cutover": {"contract", "transport"},
-    "report": {"contract", "rundata", "transport.exchange", "transport.redact"},
-    "schema": TESTS - {"schema", "cutover"},
-    "tests": TESTS,
-    "cli": {
-        "engine",
-        "contract",
-        "cutover",
-        "transport",
-        "readback",
-        "report",
-        "rundata",
-        "replay",
-        "cleanup",
-    },
-    "cleanup": {"contract", "transport"},
-    "replay": {"transport"},
-    "reference": set(),
-    "plugin": {
-        "engine",
-        "traffic",
-        "contract",
-        "transport",
-        "rundata",
-        "readback",
-        "checks",
-        "probes",
-        "bodies",
-        "cutover",
-        "report",
-        "reference",
-        "schema",
-    },
-}
-# The oracle and the reference: the standard library and what ARCHITECTURE.md names, nothing else.
-THIRD_PARTY = {"engine": set(), "contract": {"yaml"}, "reference": {"uvicorn", "orjson", "msgpack"}}
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+ROW = re.compile(r"^\| `([\w.]+)` \| (.+?) \| (.+?) \|$")
+
+
+def layer_table() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """ARCHITECTURE.md's "Who may import whom": part -> the parts (or modules) of conformance it may
+    import, and part -> the libraries beyond the standard library it may import."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    section = text.split("## Who may import whom", 1)[1].split("\n## ", 1)[0]
+    allowed: dict[str, set[str]] = {}
+    libraries: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        if match := ROW.match(line):
+            part, inner, libs = match.groups()
+            allowed[part] = set(re.findall(r"`([\w.]+)`", inner))
+            libraries[part] = set(re.findall(r"`([\w.]+)`", libs))
+    return allowed, libraries
+
+
+ALLOWED, THIRD_PARTY = layer_table()
 
 
 def part_of(module: str) -> str:
@@ -99,52 +60,123 @@ def imports(path: Path) -> Iterator[str]:
             yield from (alias.name for alias in node.names)
 
 
+MODULES = dict(modules())
+
+
+def conformance_imports(path: Path) -> set[str]:
+    """The modules of conformance a file imports (``from conformance.x import y``: conformance.x.y where
+    that is a module, else conformance.x), lazy and TYPE_CHECKING imports included."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("conformance")
+        ):
+            module = str(node.module)
+            found |= {f"{module}.{a.name}" if f"{module}.{a.name}" in MODULES else module for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("conformance")}
+    return found
+
+
+def rule_matches(rule: str, imported: str) -> bool:
+    inner = imported.partition(".")[2]
+    return inner == rule or inner.startswith(rule + ".")
+
+
 def allowed(importer: str, imported: str) -> bool:
-    if (
-        imported == "conformance"
-        or imported.startswith("conformance.__")
-        or part_of(imported) == part_of(importer)
-    ):
+    if imported == "conformance" or part_of(imported) == part_of(importer):
         return True
-    inner = imported.split(".", 1)[1]
-    return any(inner == rule or inner.startswith(rule + ".") for rule in ALLOWED[part_of(importer)])
+    return any(rule_matches(rule, imported) for rule in ALLOWED[part_of(importer)])
 
 
-@pytest.mark.parametrize(("module", "path"), list(modules()), ids=[name for name, _ in modules()])
+@pytest.mark.parametrize(("module", "path"), list(MODULES.items()), ids=list(MODULES))
 def test_a_module_imports_only_what_its_layer_may(module: str, path: Path) -> None:
-    """ARCHITECTURE.md: each part imports only the parts below it (reports never the plugin)."""
-    assert part_of(module) in ALLOWED or module == "conformance", f"{module}: a part ARCHITECTURE.md lacks"
+    """ARCHITECTURE.md, "Who may import whom": each module imports only what its part's row allows."""
     if module == "conformance":
         return
-    own = [name for name in imports(path) if name.startswith("conformance.")]
-    # "from conformance.x import y" yields both conformance.x and conformance.x.y: judge the module only.
-    real = {name for name in own if not any(other != name and name.startswith(other + ".") for other in own)}
-    wrong = sorted(name for name in real if not allowed(module, name) and not allowed(module, name + ".x"))
+    assert part_of(module) in ALLOWED, f"Expected: a row for {part_of(module)} / Received: none ({module})"
+    wrong = sorted(name for name in conformance_imports(path) if not allowed(module, name))
     may = sorted(ALLOWED[part_of(module)])
     assert not wrong, f"Expected: {module} imports only {may} / Received: {wrong}"
 
 
-@pytest.mark.parametrize("part", sorted(THIRD_PARTY))
-def test_the_oracle_and_the_reference_use_only_the_libraries_they_are_allowed(part: str) -> None:
-    """ARCHITECTURE.md: the contract model and the reference share no code and depend on almost nothing."""
+def libraries_of(part: str) -> set[str]:
     found: set[str] = set()
-    for module, path in modules():
+    for module, path in MODULES.items():
         if part_of(module) == part:
             found |= {name.split(".")[0] for name in imports(path)}
-    foreign = found - set(sys.stdlib_module_names) - {"conformance", "__future__"} - THIRD_PARTY[part]
+    return found - set(sys.stdlib_module_names) - {"conformance", "__future__"}
+
+
+@pytest.mark.parametrize("part", sorted(THIRD_PARTY))
+def test_a_part_uses_only_the_libraries_its_row_names(part: str) -> None:
+    """ARCHITECTURE.md: the oracle and the reference depend on almost nothing, the engine on no pytest."""
+    foreign = libraries_of(part) - THIRD_PARTY[part]
     assert not foreign, (
-        f"Expected: {part} uses the standard library and {THIRD_PARTY[part]} / Received: {foreign}"
+        f"Expected: {part} uses only {sorted(THIRD_PARTY[part])} / Received: {sorted(foreign)}"
     )
+
+
+def test_the_engine_imports_no_pytest() -> None:
+    """The engine runs without pytest: no engine module imports pytest or its internals."""
+    assert not libraries_of("engine") & {"pytest", "_pytest", "pluggy"}
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_every_permission_of_the_table_is_used(part: str) -> None:
+    """Checked the other way: a row allows nothing that no module does (the table is the rule set)."""
+    used = {
+        rule
+        for module, path in MODULES.items()
+        if part_of(module) == part
+        for name in conformance_imports(path)
+        for rule in ALLOWED[part]
+        if part_of(name) != part and rule_matches(rule, name)
+    }
+    assert ALLOWED[part] <= used, (
+        f"Expected: every import {part} may make is made / Received: unused {sorted(ALLOWED[part] - used)}"
+    )
+    unused = THIRD_PARTY[part] - libraries_of(part)
+    assert not unused, f"Expected: every library of {part}'s row is used / Received: unused {sorted(unused)}"
+
+
+def test_every_part_of_the_package_has_a_row() -> None:
+    parts = {part_of(module) for module in MODULES if module != "conformance"}
+    assert parts == set(ALLOWED), f"Expected: rows for {sorted(parts)} / Received: {sorted(ALLOWED)}"
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """No import cycle between modules, lazy and TYPE_CHECKING imports included (each is a design knot)."""
+    graph = {module: conformance_imports(path) - {module} for module, path in MODULES.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    shown = [" -> ".join(cycle) for cycle in cycles]
+    assert not cycles, f"Expected: no import cycle / Received: {shown}"
 
 
 def test_no_part_imports_the_parts_above_it_in_a_cycle() -> None:
     """No cycle between parts (the plugin imports the reports; the reports never import the plugin)."""
     graph: dict[str, set[str]] = {}
-    for module, path in modules():
+    for module, path in MODULES.items():
         if module == "conformance":
             continue
-        for name in imports(path):
-            if name.startswith("conformance.") and part_of(name) != part_of(module):
+        for name in conformance_imports(path):
+            if part_of(name) != part_of(module):
                 graph.setdefault(part_of(module), set()).add(part_of(name))
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:

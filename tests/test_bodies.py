@@ -1,4 +1,5 @@
-"""The suite's body classifier (conformance/bodies.py) against a second, independent JSON parser (orjson).
+"""The suite's body classifier (conformance/contract/bodies.py) against a second, independent JSON parser
+(orjson).
 
 Issue 10, section 3: the oracle and the reference must not share one misreading of RFC 8259. Every listed
 body and every generated body is judged by both; where they disagree, the classifier must be leaving the
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conformance import bodies
+from conformance.contract import bodies
 from conformance.contract.model import Body
 from conformance.test_body import ESCAPED_MEMBER, MUST_FIELDS, SHOULD_FIELDS
 from conformance.test_responses import RAW_BODIES

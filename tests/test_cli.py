@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, cli
+from conformance import __main__ as cli
+from conformance import __version__
 from conformance.contract.catalog import catalog
 from conformance.engine.options import OPTIONS, markdown, nearest
 from tests.suite_runner import ROOT
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "conformance.cli", *args]
+    command = [sys.executable, "-m", "conformance.__main__", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -66,7 +67,7 @@ def test_a_mistyped_option_names_the_suite_and_the_nearest_option_with_exit_4(ty
     """Both ways in: the installed command and pytest in a checkout (one line, not pytest's list of every
     unrecognized argument)."""
     line = f"postback-conformance: unknown option {typed.split('=')[0]} (did you mean {meant}?)"
-    for command in (["-m", "conformance.cli"], ["-m", "pytest", "-p", "no:cacheprovider"]):
+    for command in (["-m", "conformance.__main__"], ["-m", "pytest", "-p", "no:cacheprovider"]):
         proc = subprocess.run(
             [sys.executable, *command, typed],
             cwd=ROOT,

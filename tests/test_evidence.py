@@ -19,8 +19,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conformance import traffic
 from conformance.contract.model import Cred
+from conformance.engine import traffic
 from conformance.reference.server import ReferenceServer
 from conformance.reference.store import Store
 from conformance.report import har
@@ -45,7 +45,7 @@ def cli(*args: str, key: str | None = TEST_KEY) -> subprocess.CompletedProcess[s
     if key is not None:
         env["POSTBACK_WRITE_KEY"] = key
     return subprocess.run(
-        [sys.executable, "-m", "conformance.cli", *args],
+        [sys.executable, "-m", "conformance.__main__", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -159,11 +159,11 @@ def test_an_exchange_with_no_answer_is_an_entry_with_status_0_and_its_error(tmp_
             TargetSpec("v2", server.url, "v2"), Keyring(TEST_KEY, 1), Redactor(), ProbeIds("pc1"), timeout=5
         )
         transport.recorder = run.record_exchange
-        traffic.CURRENT.set("m::t[v2]", ("EP-01",))
+        run.current.set("m::t[v2]", ("EP-01",))
         try:
             exchange = transport.post()
         finally:
-            traffic.CURRENT.clear()
+            run.current.clear()
             transport.close()
     assert server.requests, "the request was sent"
     assert exchange.response is None
@@ -179,7 +179,7 @@ def test_an_exchange_with_no_answer_is_an_entry_with_status_0_and_its_error(tmp_
 
 def test_requests_from_a_tests_worker_threads_are_the_tests(tmp_path: Path) -> None:
     run = synthetic_run(tmp_path)
-    traffic.CURRENT.set("m::concurrent[v2]", ("EP-03",))
+    run.current.set("m::concurrent[v2]", ("EP-03",))
     try:
         from conformance.transport.exchange import Exchange, SentRequest
 
@@ -188,7 +188,7 @@ def test_requests_from_a_tests_worker_threads_are_the_tests(tmp_path: Path) -> N
         worker.start()
         worker.join()
     finally:
-        traffic.CURRENT.clear()
+        run.current.clear()
     assert run.traffic[0]["test"] == "m::concurrent[v2]"
 
 
@@ -207,16 +207,16 @@ def _served_har(tmp_path: Path) -> Path:
         transport.recorder = run.record_exchange
         run.urls["legacy"] = server.url
         try:
-            traffic.CURRENT.set("m::header[legacy]", ("AUTH-01",))
+            run.current.set("m::header[legacy]", ("AUTH-01",))
             transport.post()
-            traffic.CURRENT.set("m::query[legacy]", ("AUTH-03",))
+            run.current.set("m::query[legacy]", ("AUTH-03",))
             transport.post(credentials=Credentials(header=None, query=Cred.VALID))
-            traffic.CURRENT.set("m::binary[legacy]", ("BODY-02",))
+            run.current.set("m::binary[legacy]", ("BODY-02",))
             transport.post(body=b"\xff\xfe{", conformance_id=None)
-            traffic.CURRENT.set("m::huge[legacy]", ("SIZE-01",))
+            run.current.set("m::huge[legacy]", ("SIZE-01",))
             transport.post(fields={"pad": "x" * 100_000})
         finally:
-            traffic.CURRENT.clear()
+            run.current.clear()
             transport.close()
     path = tmp_path / "traffic.har"
     har.write(run, path)

@@ -27,7 +27,7 @@ CONFTEST = "from conformance.conftest import *  # noqa: F403 - the suite's fixtu
 
 SETTINGS_PROBE = """
 import pytest
-from conformance.plugin.session import get_run
+from conformance.plugin.state import get_run
 
 def test_settings(request):
     config = request.config
@@ -143,19 +143,32 @@ def test_a_space_form_path_outside_the_project_gives_the_same_run_as_the_equals_
         result.stdout.fnmatch_lines([f"rootdir: {suite_dir.path}", "*1 passed, 1 deselected*"])
 
 
-def test_a_space_form_path_into_another_pytest_project_stops_with_one_usage_line(
+def test_a_space_form_path_into_another_pytest_project_still_gives_the_run_of_the_equals_form(
     suite_dir: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Where pytest already applied another project's ini file (found from the option's value), the choice
-    cannot be undone: one line says how to write the option instead, and no test runs."""
+    """Even where the option's value holds another project's ini file, the run is started again with the
+    option written `--report-dir=...`: this project's rootdir and ini file, the same tests."""
     other = tmp_path_factory.mktemp("other")
     (other / "pytest.ini").write_text("[pytest]\n")
-    result = suite_dir.runpytest_subprocess("--report-dir", str(other))
+    spaced = suite_dir.runpytest_subprocess("-s", "-k", "settings", "--seed=1", "--report-dir", str(other))
+    joined = suite_dir.runpytest_subprocess("-s", "-k", "settings", "--seed=1", f"--report-dir={other}")
+    assert _settings(spaced) == _settings(joined)
+    spaced.stdout.fnmatch_lines([f"rootdir: {suite_dir.path}", "*1 passed, 1 deselected*"])
+
+
+def test_a_space_form_path_in_process_stops_with_one_usage_line(
+    suite_dir: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Run through ``pytest.main`` (no command line to start again), the option must be written with `=`:
+    one line says so, and no test runs."""
+    other = tmp_path_factory.mktemp("other")
+    result = suite_dir.runpytest_inprocess("--report-dir", str(other))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.errlines if line.startswith("ERROR:")]
-    assert len(errors) == 1
-    assert errors[0].startswith(f"ERROR: pytest took the value of `--report-dir {other}` for a test path")
-    assert errors[0].endswith(f"write --report-dir={other}")
+    assert errors == [
+        f"ERROR: pytest took the value of `--report-dir {other}` for a test path when it chose its rootdir; "
+        f"write --report-dir={other}"
+    ]
     assert "passed" not in result.stdout.str()
 
 
@@ -229,7 +242,7 @@ def test_last_failed_reruns_only_the_failed_test_with_the_checkouts_settings(
     pytester.makepyfile(
         """
         import pytest
-        from conformance.checks import fail
+        from conformance.engine.checks import fail
 
         @pytest.mark.clause("EP-02")
         def test_holds(target):
@@ -281,7 +294,7 @@ def test_last_failed_after_a_failed_read_back_reruns_the_test_that_sent_the_prob
     suite_dir.makepyfile(
         test_probe="""
         import pytest
-        from conformance.checks import fail
+        from conformance.engine.checks import fail
 
         @pytest.mark.clause("EP-01")
         def test_sends(target, ingestion):

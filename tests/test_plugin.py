@@ -14,7 +14,7 @@ pytest_plugins = ["pytester"]
 CONFTEST = "from conformance.conftest import *  # noqa: F403 - the suite's fixtures\n"
 
 SETTINGS_PROBE = """
-from conformance.plugin.session import get_run
+from conformance.plugin.state import get_run
 
 def test_settings(request):
     s = get_run(request.config).settings
@@ -24,7 +24,7 @@ def test_settings(request):
 
 VERDICTS = """
 import pytest
-from conformance.checks import fail
+from conformance.engine.checks import fail
 
 @pytest.mark.clause("EP-02")
 def test_must_clause_ok(target):
@@ -41,7 +41,7 @@ def test_info_clause_measured(target, info):
 
 MUST_FAILURE = """
 import pytest
-from conformance.checks import fail
+from conformance.engine.checks import fail
 
 @pytest.mark.clause("EP-02")
 def test_must_clause_missed(target):

@@ -25,8 +25,8 @@ from junitparser import JUnitXml, Properties, TestCase
 
 from conformance.contract.catalog import catalog
 from conformance.contract.profile import Profile
+from conformance.engine.run import Finding, Outcome, Run
 from conformance.plugin.options import Settings, TargetOptions
-from conformance.plugin.session import Finding, Outcome, Run
 from conformance.reference.app import V2_BODY_CAP, PostbackApp, Rejection
 from conformance.reference.asgi import Request, Response
 from conformance.reference.server import ReferenceServer

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from conformance.cleanup import main as cleanup_main
-from conformance.cleanup import statements
 from conformance.contract.fields import FIELD_NAMES
 from conformance.contract.model import Cred, is_valid_name
+from conformance.readback.cleanup import main as cleanup_main
+from conformance.readback.cleanup import statements
 from conformance.reference.app import PostbackApp, Rejection
 from conformance.reference.asgi import Request, Response
 from conformance.reference.server import ReferenceServer

@@ -172,7 +172,7 @@ def test_the_exported_view_runs_with_the_schemathesis_cli(tmp_path: Path) -> Non
     """The README's recipe: export the v2 view, run ``st run`` on it with the contract hook. The reference
     passes; a mutant accepting invalid names (NAME-02) fails with schemathesis' own finding."""
     view = tmp_path / "openapi-v2.yaml"
-    export = [sys.executable, "-m", "conformance.cli", "export-spec", "v2", "-o", str(view)]
+    export = [sys.executable, "-m", "conformance.__main__", "export-spec", "v2", "-o", str(view)]
     subprocess.run(export, cwd=ROOT, check=True, capture_output=True, timeout=120)
     with ReferenceServer("v2", [TEST_KEY]) as server:
         clean = _st_run(view, server.url, tmp_path)

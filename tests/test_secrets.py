@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from conformance.contract.model import Cred
-from conformance.plugin.session import Finding, Outcome
+from conformance.engine.run import Finding, Outcome
 from conformance.reference.app import READBACK_RECORDS, PostbackApp, Rejection
 from conformance.reference.asgi import Request, Response, json_response
 from conformance.reference.server import ReferenceServer

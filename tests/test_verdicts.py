@@ -17,8 +17,8 @@ import pytest
 
 from conformance.contract.catalog import catalog_sha256, catalog_version
 from conformance.cutover.baseline import catalog_warning
+from conformance.engine.run import Outcome, Run
 from conformance.plugin.options import TargetOptions
-from conformance.plugin.session import Outcome, Run
 from conformance.reference.app import PostbackApp, Rejection
 from conformance.reference.asgi import Request, Response
 from conformance.report import summary_lines, write_all

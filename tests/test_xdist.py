@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.plugin.session import Run
+from conformance.engine.run import Run
 from conformance.reference.app import PostbackApp
 from conformance.transport.client import TargetSpec
 from tests.mutants import all_mutants

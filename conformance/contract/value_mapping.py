@@ -33,8 +33,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 TD_COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
@@ -48,21 +46,6 @@ class Undecided(str):
 
 
 FieldsComparer = Callable[[Mapping[str, object], Mapping[str, Any]], str | None]
-_current: ContextVar[str] = ContextVar("postback_value_mapping", default="identity")
-
-
-@contextmanager
-def using(mapping: str) -> Iterator[None]:
-    """Compare read-back records under ``mapping`` ("identity" or "td") inside the block."""
-    token = _current.set(mapping)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-
-
-def current() -> str:
-    return _current.get()
 
 
 def _show(value: object) -> str:

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
@@ -42,6 +40,31 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.cutover import audit_render
+from conformance.cutover.audit_model import (
+    ALREADY,
+    ALREADY_V2,
+    AT_RISK,
+    BREAKS,
+    CREDENTIAL_HEADERS,
+    GET_PIXEL,
+    KEEPS,
+    LONG_NAME,
+    MAX_HOSTS,
+    NOT_A_PROBLEM,
+    NOT_RECORDED,
+    OTHER_AUTHORIZATION,
+    OVER_CAP,
+    QUERY_BESIDE_HEADER,
+    QUERY_KEY,
+    SEVERITY,
+    UNKNOWN,
+    VERSION_UNKNOWN,
+    Audit,
+    Group,
+    Reason,
+    Tally,
+    sample_line,
+)
 from conformance.cutover.traffic import (
     FORMATS,
     BadLines,
@@ -54,220 +77,6 @@ from conformance.cutover.traffic import (
     read_inputs,
 )
 from conformance.transport.client import EVENT_PATH
-
-BREAKS, AT_RISK, UNKNOWN, ALREADY, KEEPS = (
-    "breaks",
-    "at risk",
-    "cannot tell",
-    "already failing",
-    "keeps working",
-)
-SEVERITY = (BREAKS, AT_RISK, UNKNOWN, ALREADY, KEEPS)
-KEY_ENV = "POSTBACK_WRITE_KEY"
-CREDENTIAL_HEADERS = ("x-td-write-key", "authorization")
-_QUERY_KEY = re.compile(r"(td_write_key=)[^&#\s]*", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a request is in its group, and what the client must change (empty: nothing)."""
-
-    code: str
-    text: str
-    change: str = ""
-
-
-QUERY_KEY = Reason(
-    "query-key",
-    "the key is in ?td_write_key, which v2 does not accept (403)",
-    "send the key in an X-TD-Write-Key or Authorization: TD1 <key> header instead of ?td_write_key",
-)
-QUERY_BESIDE_HEADER = Reason(
-    "query-key-ignored",
-    "?td_write_key beside a header key: v2 may ignore it or refuse the whole request (quickstart: "
-    "not supported; the key also lands in URL logs)",
-    "drop ?td_write_key and keep the header",
-)
-OVER_CAP = Reason(
-    "over-cap",
-    f"a body over v2's {V2_BODY_CAP:,}-byte cap (413)",
-    f"split bodies over {V2_BODY_CAP:,} bytes into several requests",
-)
-OTHER_AUTHORIZATION = Reason(
-    "non-td1-authorization",
-    "an Authorization header that is not TD1: v2 reads Authorization first",
-    "drop that Authorization header, or send the key as Authorization: TD1 <key>",
-)
-NOT_RECORDED = Reason(
-    "credentials-not-recorded",
-    "the recording holds no credential header (exports often strip them)",
-    "check that the client sends X-TD-Write-Key or Authorization: TD1 <key> (not ?td_write_key)",
-)
-VERSION_UNKNOWN = Reason(
-    "version-unknown",
-    "the host does not say which endpoint version the request went to",
-    "rerun the audit with --api-version legacy|v2 (or --legacy-host/--v2-host)",
-)
-ALREADY_V2 = Reason("already-v2", "already sent to a v2 endpoint")
-GET_PIXEL = Reason(
-    "get-method",
-    "the GET (pixel) form: v2 takes POST only",
-    "send events as POST with a JSON object body and the key in a header",
-)
-LONG_NAME = Reason(
-    "long-name",
-    "a database or table name over the profile's length (128): v2 may refuse it",
-    "keep database and table names to 128 characters or fewer",
-)
-# Model reasons that describe what is fine, not what fails (left out of "why").
-_NOT_A_PROBLEM = ("valid key in", "legacy documents no cap")
-
-
-SAMPLES = 3  # redacted example requests kept per group
-MAX_HOSTS = 20  # hosts of unknown version named in the warning
-
-
-@dataclass
-class Tally:
-    """Requests of one group from one client family: how many, when, and a few redacted examples."""
-
-    count: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    samples: list[str] = field(default_factory=list)
-
-    def add(self, recorded: Recorded) -> None:
-        self.count += recorded.count
-        for line in recorded.lines or (recorded.line,):
-            if len(self.samples) < SAMPLES:
-                self.samples.append(_sample(recorded, line))
-        for moment in (recorded.seen, recorded.last_seen):
-            if moment is not None:
-                self.first = moment if self.first is None or moment < self.first else self.first
-                self.last = moment if self.last is None or moment > self.last else self.last
-
-    def merge(self, other: Tally) -> None:
-        self.count += other.count
-        self.samples = (self.samples + other.samples)[:SAMPLES]
-        for moment in (other.first, other.last):
-            if moment is not None:
-                self.first = moment if self.first is None or moment < self.first else self.first
-                self.last = moment if self.last is None or moment > self.last else self.last
-
-
-@dataclass
-class Group:
-    """One verdict x reason x ``database.table`` x client family, with its tally."""
-
-    verdict: str
-    reasons: tuple[Reason, ...]
-    table: str
-    user_agent: str  # the client family
-    version: str | None
-    tally: Tally = field(default_factory=Tally)
-
-    @property
-    def count(self) -> int:
-        return self.tally.count
-
-    @property
-    def first(self) -> datetime | None:
-        return self.tally.first
-
-    @property
-    def last(self) -> datetime | None:
-        return self.tally.last
-
-    @property
-    def example(self) -> str:
-        return self.tally.samples[0].split(" ", 1)[1] if self.tally.samples else ""
-
-    @property
-    def changes(self) -> list[str]:
-        return [r.change for r in self.reasons if r.change]
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.reasons)
-
-    @property
-    def verdict_rank(self) -> int:
-        return SEVERITY.index(self.verdict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "reasons": list(self.codes),
-            "reason_text": [r.text for r in self.reasons],
-            "table": self.table,
-            "user_agent": self.user_agent,
-            "version": self.version,
-            "count": self.count,
-            "first_seen": audit_render.when(self.first),
-            "last_seen": audit_render.when(self.last),
-            "change": self.changes,
-            "example": self.example,
-            "samples": list(self.tally.samples),
-        }
-
-
-@dataclass
-class Audit:
-    """What the audit found: groups (most urgent and biggest first), warnings, the inputs and the lines
-    that could not be read. Every text in it is already free of keys (query keys masked as values, header
-    and body values never kept), so it is serialized as it is."""
-
-    inputs: list[Input]
-    groups: list[Group]
-    warnings: list[str]
-    bad: BadLines
-    failed: list[str] = field(default_factory=list)  # inputs that could not be read at all
-
-    @property
-    def source(self) -> str:
-        return ", ".join(i.name for i in self.inputs) or "(no input)"
-
-    @property
-    def format(self) -> str:
-        formats = {i.format for i in self.inputs if i.format}
-        return formats.pop() if len(formats) == 1 else "mixed" if formats else ""
-
-    @property
-    def total(self) -> int:
-        return sum(g.count for g in self.groups)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for group in self.groups:
-            out[group.verdict] = out.get(group.verdict, 0) + group.count
-        return dict(sorted(out.items(), key=lambda item: SEVERITY.index(item[0])))
-
-    def summary(self) -> list[dict[str, Any]]:
-        """Per verdict x reason code: the requests, and the groups (client family x table) they fall in."""
-        out: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
-        for g in self.groups:
-            row = out.setdefault(
-                (g.verdict, g.codes),
-                {"verdict": g.verdict, "reasons": list(g.codes), "count": 0, "groups": 0},
-            )
-            row["count"] += g.count
-            row["groups"] += 1
-        return sorted(out.values(), key=lambda r: (SEVERITY.index(r["verdict"]), -r["count"]))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "input": self.source,
-            "inputs": [
-                {"name": i.name, "format": i.format, "lines": i.lines, "requests": i.requests}
-                for i in self.inputs
-            ],
-            "format": self.format,
-            "warnings": self.warnings,
-            "unreadable": {"lines": self.bad.count, "first": list(self.bad.shown), "inputs": self.failed},
-            "requests": self.total,
-            "summary": self.summary(),
-            "groups": [g.as_json() for g in self.groups],
-        }
 
 
 @dataclass(frozen=True)
@@ -292,10 +101,6 @@ class Versions:
         ):
             return "legacy"
         return recorded or self.default
-
-
-def mask_query_keys(text: str) -> str:
-    return _QUERY_KEY.sub(lambda m: m.group(1) + "$" + KEY_ENV, text)
 
 
 def _body_kind(body: bytes | None) -> Body:
@@ -350,7 +155,7 @@ def shape_of(recorded: Recorded, version: str, assume_header: bool) -> RequestSh
 
 def _already(texts: tuple[str, ...], version: str) -> tuple[Reason, ...]:
     """A request the current endpoint already refuses: the client has a bug to fix first."""
-    reasons = [t for t in texts if not t.startswith(_NOT_A_PROBLEM)]
+    reasons = [t for t in texts if not t.startswith(NOT_A_PROBLEM)]
     return (Reason("already-failing", f"already failing on {version}: {'; '.join(reasons)}", "fix it first"),)
 
 
@@ -393,7 +198,7 @@ def _model_reasons(texts: tuple[str, ...], prefix: str) -> tuple[Reason, ...]:
     return tuple(
         Reason("other", f"{prefix}: {t}", "make the request as the v2 documentation describes")
         for t in texts
-        if not t.startswith(_NOT_A_PROBLEM)
+        if not t.startswith(NOT_A_PROBLEM)
     )
 
 
@@ -537,18 +342,6 @@ def _signature(recorded: Recorded, path: str, query: str, version: str | None) -
     )
 
 
-def _sample(recorded: Recorded, line: int | None = None) -> str:
-    """``<input>:<line> METHOD path?query`` with every query key masked as a value: nothing secret."""
-    url = urlsplit(recorded.url)
-    query = "&".join(
-        f"{k}=${KEY_ENV}" if k == "td_write_key" else f"{k}={v}" if v else k
-        for k, v in parse_qsl(url.query, keep_blank_values=True)
-    )
-    line = recorded.line if line is None else line
-    where = f"{recorded.source}:{line}" if recorded.source else str(line)
-    return f"{where} {recorded.method} {url.path}{'?' + query if query else ''}"
-
-
 def audit(
     paths: Sequence[str | Path],
     fmt: str = "auto",
@@ -580,7 +373,7 @@ def audit(
 
 
 def _request_line(recorded: Recorded, versions: Versions) -> dict[str, Any]:
-    where, _, request = _sample(recorded).partition(" ")
+    where, _, request = sample_line(recorded).partition(" ")
     method, _, path = request.partition(" ")
     return {
         "input": recorded.source,

@@ -11,19 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from conformance.cutover.audit import Audit, Group
+from conformance.cutover.audit_model import Audit, Group, when
 
 RENDERERS = ("table", "markdown", "csv", "json")
 COLUMNS = ("verdict", "reason", "database.table", "user agent", "count", "first seen", "last seen", "change")
 SHOWN_PER_REASON = 5  # client x table rows shown under one verdict x reason before "and N more"
-
-
-def when(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 def short(name: str, limit: int = 64) -> str:

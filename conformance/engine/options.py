@@ -1,8 +1,9 @@
 """Every option of the suite, defined once (name, environment variable, kind, group, help).
 
-From this one table come the pytest options (``conformance.plugin.options``), their environment variables,
-``postback-conformance --help`` (``conformance.cli``) and the options page of the docs (``docs/options.md``,
-``python -m conformance.engine.options``; a self-test fails when it is not current). No pytest here.
+From this one table come the pytest options (``conformance.plugin.options``), their environment
+variables, ``postback-conformance --help`` (``conformance.__main__``) and the options page of the docs
+(``docs/options.md``, ``python -m conformance.engine.options``; a self-test fails when it is not current).
+No pytest here.
 """
 
 from __future__ import annotations

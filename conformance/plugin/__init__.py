@@ -1,7 +1,8 @@
 """The pytest plugin (entry point ``pytest11``): options, target parametrization, verdicts, reports.
 
-Thin on purpose: options live in :mod:`.options`, run state in :mod:`.session` (kept in ``config.stash``),
-verdicts in :mod:`.verdicts`, read-back checks in :mod:`.readback_items`, reports in
+Thin on purpose: it adapts pytest to the engine (conformance/engine/): options in :mod:`.options`, the
+engine's run in ``config.stash`` (:mod:`.state`), pytest reports to the engine's judging in :mod:`.verdicts`,
+read-back check items in :mod:`.readback_items`, xdist in :mod:`.distributed`; reports in
 :mod:`conformance.report`.
 The plugin stays inert in a pytest run that collects none of the suite's tests.
 """
@@ -13,9 +14,9 @@ from collections.abc import Generator
 
 import pytest
 
-from conformance import traffic
+from conformance.engine.run import Run, TargetError
 from conformance.plugin import distributed, options, suite, verdicts
-from conformance.plugin.session import Run, TargetError, run_key
+from conformance.plugin.state import find_run, run_key
 
 MARKERS = (
     "clause(*ids): the clause IDs of docs/requirements.md a test decides",
@@ -55,31 +56,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(suite.LastFailedOrigins(config), "postback-lastfailed-origins")
 
 
-def _run(config: pytest.Config) -> Run | None:
-    """The run, or None in a pytest run that does not collect the suite."""
-    return config.stash.get(run_key, None)
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = _run(config)
+    run = find_run(config)
     return suite.header_lines(run) if run else []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    run = _run(metafunc.config)
+    run = find_run(metafunc.config)
     if run:
         suite.parametrize_targets(metafunc, run)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     # Clause IDs become keywords, so `-k AUTH-04` selects the tests that decide AUTH-04.
-    if _run(item.config):
+    if find_run(item.config):
         item.extra_keyword_matches.update(verdicts.marked_clauses(item))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = _run(config)
+    run = find_run(config)
     if run:
         suite.add_readback_checks(config, run, items)
 
@@ -92,7 +88,7 @@ def _start(run: Run) -> None:
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    run = _run(items[0].config) if items else None
+    run = find_run(items[0].config) if items else None
     if run:
         suite.record_deselected(run, items)
 
@@ -101,14 +97,14 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # xdist: the controller starts (or checks) the targets once, before its workers start.
     config = session.config
-    run = _run(config)
+    run = find_run(config)
     if run and distributed.is_controller(config) and not config.option.collectonly:
         _start(run)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: object) -> None:
-    run = _run(node.config)  # type: ignore[attr-defined]
+    run = find_run(node.config)  # type: ignore[attr-defined]
     if run and run.ready:
         node.workerinput[distributed.INPUT] = distributed.worker_input(run)  # type: ignore[attr-defined]
 
@@ -117,7 +113,7 @@ def pytest_configure_node(node: object) -> None:
 def pytest_testnodedown(node: object, error: object) -> None:
     output = getattr(node, "workeroutput", {}).get(distributed.OUTPUT)
     config: pytest.Config = node.config  # type: ignore[attr-defined]
-    run = _run(config)
+    run = find_run(config)
     if run and output is not None:
         distributed.merge_worker(config, run, output)
 
@@ -125,7 +121,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     config = session.config
-    run = _run(config)
+    run = find_run(config)
     if run is None:
         return (yield)
     if run.suite_items and not config.option.collectonly:
@@ -143,18 +139,23 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
-    if _run(item.config) is None:
+    run = find_run(item.config)
+    if run is None:
         return (yield)
     # traffic.har: every exchange from setup to teardown (read-back items too) is this test's.
-    traffic.CURRENT.set(item.nodeid, verdicts.marked_clauses(item))
-    try:
+    with run.current.running(item.nodeid, verdicts.marked_clauses(item)):
         return (yield)
-    finally:
-        traffic.CURRENT.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    if find_run(item.config) is None:
+        return (yield)
+    return (yield from verdicts.translate_skips())
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = _run(item.config)
+    run = find_run(item.config)
     if run and run.deadline is not None and time.monotonic() > run.deadline and verdicts.marked_clauses(item):
         pytest.skip(f"not started: the run reached --max-duration ({run.settings.max_duration:g} s)")
 
@@ -164,11 +165,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    run = _run(item.config)
+    run = find_run(item.config)
     if run is None:
         return report
     run.ran_here.add(item.nodeid)
-    from conformance.report.redaction import redact_report
+    from conformance.plugin.redaction import redact_report
 
     redact_report(report, run.redactor)  # no write key in tracebacks, -l locals or captured output
     if not run.started or not verdicts.marked_clauses(item):
@@ -188,7 +189,7 @@ def pytest_runtest_makereport(
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    run = _run(config)
+    run = find_run(config)
     if run is None:
         return
     if run.started:
@@ -206,6 +207,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    run = _run(config)
+    run = find_run(config)
     if run and run.ready and not distributed.is_worker(config):
         suite.terminal_summary(terminalreporter, run)

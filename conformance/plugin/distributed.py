@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from conformance import traffic
-from conformance.plugin.session import Run
+from conformance.engine.run import Run
+from conformance.engine.rundata import Outcome, Settings
 from conformance.plugin.verdicts import marked_clauses
-from conformance.rundata import Outcome, Settings
 from conformance.transport.client import TargetSpec
 
 INPUT = "postback_conformance"
@@ -136,11 +135,8 @@ def run_deferred_checks(session: pytest.Session, run: Run) -> None:
         if session.shouldfail or session.shouldstop:
             break
         nextitem = checks[index + 1] if index + 1 < len(checks) else None
-        traffic.CURRENT.set(item.nodeid, marked_clauses(item))
-        try:
+        with run.current.running(item.nodeid, marked_clauses(item)):
             reports = runtestprotocol(item, nextitem=nextitem, log=False)
-        finally:
-            traffic.CURRENT.clear()
         for report in reports:
             if report.failed:  # passes and skips are in the reports; the terminal counts failures
                 data = config.hook.pytest_report_to_serializable(config=config, report=report)

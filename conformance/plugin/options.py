@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +21,9 @@ from conformance.contract.model import is_valid_name
 from conformance.contract.profile import ProfileError, load_profile
 from conformance.engine.options import OPTIONS as OPTION_TABLE
 from conformance.engine.options import nearest
+from conformance.engine.rundata import Settings, TargetOptions
 from conformance.readback.td import API_KEY_ENV as TD_API_KEY_ENV
 from conformance.readback.td import is_td, parse_readback
-from conformance.rundata import Settings, TargetOptions
 from conformance.transport.client import is_loopback
 
 # (option, env var, dest, help, kind), from the one option table (conformance/engine/options.py).
@@ -275,77 +276,49 @@ def _network_settings(values: dict[str, Any]) -> dict[str, Any]:
 def check_rootdir_choice(config: pytest.Config, args: list[str]) -> None:
     """``--opt value`` must never change which tests run (docs/contract.md: every option works in both forms).
 
-    pytest picks its rootdir and inifile from the command line before plugins add their options
-    (``Config.parse``: ``determine_setup`` runs on a first parse that knows only pytest's own options), so
-    the value of ``--report-dir /tmp/out`` counts there as a test path when it exists. When that changed the
-    choice (a different rootdir or inifile, hence other test paths and settings), the choice is made again
-    from the real test paths; where that cannot be done safely, the run stops with one usage line.
+    pytest picks its rootdir and inifile from the command line before plugins add their options, so the
+    value of ``--report-dir /tmp/out`` counts there as a test path, and a path outside the directory pytest
+    was started in moves the rootdir (and loses the project's ini file). Such a run is started again at
+    once, before anything ran, with the option written ``--report-dir=/tmp/out`` (the same process, the
+    same arguments otherwise). Where pytest was not started from the command line (``pytest.main``), the
+    run stops with one usage line that says how to write the option.
     """
-    import inspect
-
-    from _pytest.config.findpaths import determine_setup
-
-    invocation_dir = Path(config.invocation_params.dir)
+    invocation_dir = Path(config.invocation_params.dir).resolve()
     valued = {flag for flag, _, _, _, kind in OPTIONS if kind != "flag"}
     taken = [
         (flag, value)
         for flag, value in zip(args, args[1:], strict=False)
-        if flag in valued and (invocation_dir / value).exists()
+        if flag in valued and _moves_rootdir(invocation_dir, value)
     ]
     if not taken:
         return
-    namespace = config.known_args_namespace  # parsed again once the plugins' options were known
-    setup: dict[str, Any] = {
-        "inifile": namespace.inifilename,
-        "args": namespace.file_or_dir,
-        "rootdir_cmd_arg": namespace.rootdir or None,
-        "invocation_dir": invocation_dir,
-    }
-    if "override_ini" in inspect.signature(determine_setup).parameters:
-        setup["override_ini"] = namespace.override_ini
-    rootpath, inipath, inicfg = determine_setup(**setup)[:3]
-    if (rootpath, inipath) == (config.rootpath, config.inipath) or _redecide(
-        config, args, rootpath, inipath, inicfg
-    ):
-        return
+    argv = list(sys.orig_argv)
+    pairs = {index for index in range(1, len(argv) - 1) if (argv[index], argv[index + 1]) in taken}
+    if len(pairs) == len(taken):  # started from this command line: start it again, joined
+        joined: list[str] = []
+        skip = False
+        for index, part in enumerate(argv):
+            if skip:
+                skip = False
+            elif index in pairs:
+                joined.append(f"{part}={argv[index + 1]}")
+                skip = True
+            else:
+                joined.append(part)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *joined[1:]])
     flag, value = taken[0]
     raise pytest.UsageError(
-        f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir "
-        f"({config.rootpath}, not {rootpath}); write {flag}={value}"
+        f"pytest took the value of `{flag} {value}` for a test path when it chose its rootdir; "
+        f"write {flag}={value}"
     )
 
 
-def _redecide(
-    config: pytest.Config, args: list[str], rootpath: Path, inipath: Path | None, inicfg: Any
-) -> bool:
-    """Make pytest's rootdir and inifile the ones the real test paths give, as ``Config.parse`` would have.
-
-    Only where nothing of the wrong choice took effect yet: it found no inifile (so no addopts, no ini
-    settings were applied; the usual case, a path outside the project), and pytest keeps its choice in the
-    attributes this pytest (9.x) has. Then the right inifile's ``addopts`` join the arguments as pytest adds
-    them, and the conftest cut-off follows the new inifile, before any conftest is loaded.
-    """
-    import copy
-
-    state = ("_rootpath", "_inipath", "_inicfg", "_inicache", "_parser")
-    if config.inipath is not None or not all(hasattr(config, name) for name in state):
+def _moves_rootdir(invocation_dir: Path, value: str) -> bool:
+    """Whether pytest, taking ``value`` for a test path, may root the run elsewhere: an existing path
+    outside the directory it was started in (inside it, the same ini file is found above it)."""
+    path = invocation_dir / value
+    if not path.exists():
         return False
-    previous = {name: getattr(config, name) for name in state[:3]}
-    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
-    config._inicache.clear()
-    addopts = [str(opt) for opt in config.getini("addopts")]
-    if any(opt.startswith(("-o", "--override-ini", "-c", "--config-file", "--rootdir")) for opt in addopts):
-        for name, value in previous.items():  # the right inifile changes what pytest decided first: stop
-            setattr(config, name, value)
-        config._inicache.clear()
-        return False
-    parser = config._parser
-    parser.extra_info["rootdir"] = str(rootpath)
-    parser.extra_info["inifile"] = str(inipath)
-    args[:0] = addopts
-    namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
-    if namespace.confcutdir is None:
-        namespace.confcutdir = str(inipath.parent if inipath is not None else rootpath)
-    config.known_args_namespace = namespace
-    config.pluginmanager.consider_preparse(addopts, exclude_only=False)
-    return True
+    return not path.resolve().is_relative_to(invocation_dir)

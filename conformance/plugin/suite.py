@@ -11,8 +11,8 @@ import pytest
 
 import conformance
 from conformance.contract.catalog import clause
+from conformance.engine.run import CUTOVER, Run
 from conformance.plugin.readback_items import ReadbackCheck
-from conformance.plugin.session import CUTOVER, Run
 from conformance.plugin.verdicts import marked_clauses
 
 PACKAGE_DIR = Path(conformance.__file__).resolve().parent

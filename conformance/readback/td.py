@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance.readback import ReadbackError
+from conformance.readback.base import ReadbackError
 from conformance.transport.redact import RedactingFilter, Redactor
 
 API_KEY_ENV = "POSTBACK_TD_API_KEY"

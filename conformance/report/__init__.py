@@ -10,13 +10,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from conformance.engine.rundata import RunData
 from conformance.report import results as results_json
 from conformance.report.results import ClauseResult, aggregate
-from conformance.rundata import RunData
 
 MAX_SUMMARY = 25  # clause lines in the terminal summary; report.html has them all
-
-_last: dict[int, tuple[list[ClauseResult], list[str]]] = {}
 
 
 def write_all(run: RunData) -> list[str]:
@@ -43,7 +41,7 @@ def write_all(run: RunData) -> list[str]:
             writer(directory / name)
         except Exception as exc:  # one broken report must not cost the other two
             problems.append(run.redactor(f"could not write {name}: {type(exc).__name__}: {exc}"))
-    _last[id(run)] = (results, problems)
+    run.written = (results, problems)
     return problems
 
 
@@ -72,7 +70,7 @@ def undecided_lines(results: list[ClauseResult], require_complete: bool) -> list
 
 
 def summary_lines(run: RunData) -> list[str]:
-    results, problems = _last.get(id(run)) or (aggregate(run), [])
+    results, problems = run.written or (aggregate(run), [])
     counts = Counter(r.status for r in results)
     verdict = results_json.verdict(results)
     tally = ", ".join(f"{counts[s]} {s}" for s in results_json.PRIORITY if counts[s])
@@ -103,5 +101,5 @@ def github_annotations(run: RunData) -> list[str]:
     """``::error`` / ``::warning`` workflow commands, one per failing clause and target (GitHub Actions)."""
     from conformance.report.summary import workflow_commands
 
-    results, _ = _last.get(id(run)) or (aggregate(run), [])
+    results, _ = run.written or (aggregate(run), [])
     return workflow_commands(run, results)

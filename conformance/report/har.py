@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from conformance import __version__
-from conformance.rundata import RunData
+from conformance.engine.rundata import RunData
 
 SCHEMA_PATH = Path(__file__).with_name("har.schema.json")
 VERSION = "1.2"
@@ -139,7 +139,7 @@ def _response(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry(record: dict[str, Any]) -> dict[str, Any]:
-    """One HAR entry from one ``conformance.traffic.entry`` record."""
+    """One HAR entry from one ``conformance.engine.traffic.entry`` record."""
     sent = record["request"]
     clauses = record["clauses"]
     comment = f"{' '.join(clauses) or 'no clause'} · {record['test'] or 'outside any test'}"

@@ -22,6 +22,7 @@ import jinja2
 from conformance import __version__
 from conformance.contract.catalog import AREA_TITLES, catalog, catalog_sha256, catalog_version
 from conformance.contract.spec import spec_sha256
+from conformance.engine.rundata import CUTOVER, Outcome, RunData
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import (
     PRIORITY,
@@ -32,7 +33,6 @@ from conformance.report.results import (
     undecided,
     verdict,
 )
-from conformance.rundata import CUTOVER, Outcome, RunData
 from conformance.transport.exchange import Exchange
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -337,9 +337,12 @@ def _selection(run: RunData) -> str:
 
 
 def _pytest_version() -> str:
-    import pytest
+    from importlib.metadata import PackageNotFoundError, version
 
-    return pytest.__version__
+    try:
+        return version("pytest")
+    except PackageNotFoundError:  # pragma: no cover - the suite runs under pytest
+        return "unknown"
 
 
 def page(run: RunData, results: list[ClauseResult]) -> Page:

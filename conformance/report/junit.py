@@ -20,9 +20,9 @@ from pathlib import Path
 from conformance import __version__
 from conformance.contract.catalog import Level, catalog_sha256, catalog_version, clause
 from conformance.contract.spec import spec_sha256
+from conformance.engine.rundata import CUTOVER, Outcome, RunData
 from conformance.report.evidence import ExchangeView, printable
 from conformance.report.results import ClauseResult, merge_phases, strongest, undecided, verdict
-from conformance.rundata import CUTOVER, Outcome, RunData
 
 LEVELS = (Level.MUST, Level.SHOULD, Level.INFO)
 MAX_EXCHANGES = 5

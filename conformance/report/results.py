@@ -22,7 +22,7 @@ from typing import Any
 from conformance import __version__
 from conformance.contract.catalog import Clause, Level, catalog, catalog_sha256, catalog_version
 from conformance.contract.spec import spec_sha256
-from conformance.rundata import CUTOVER, Outcome, RunData
+from conformance.engine.rundata import CUTOVER, Outcome, RunData
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 # The strongest status wins when several tests speak about one clause on one target: any failure fails it;

@@ -13,9 +13,9 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from conformance.engine.rundata import Finding, RunData
 from conformance.report import results as results_json
 from conformance.report.results import ClauseResult
-from conformance.rundata import Finding, RunData
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "info": "ℹ️", "error": "💥"}
 HEADLINES = {

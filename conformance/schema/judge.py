@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.checks import ConformanceFailure, check_empty_json_success
 from conformance.contract.model import (
     Body,
     Cred,
@@ -23,7 +22,8 @@ from conformance.contract.model import (
     expect,
 )
 from conformance.contract.profile import Profile
-from conformance.probes import body_key
+from conformance.engine.checks import ConformanceFailure, check_empty_json_success
+from conformance.engine.probes import body_key
 from conformance.schema.loader import PROBED_METHODS
 from conformance.schema.wire import WireRequest
 from conformance.transport.client import Transport

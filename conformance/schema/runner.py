@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, cast
 
-from conformance.checks import ConformanceFailure
 from conformance.contract.catalog import Version
 from conformance.contract.model import Body, Cred, Ingest, PathShape, is_valid_name
 from conformance.contract.profile import Profile
 from conformance.contract.spec import body_cap
-from conformance.plugin.readback_items import Ingestion
-from conformance.probes import padded_record
+from conformance.engine.checks import ConformanceFailure
+from conformance.engine.context import Ingestion
+from conformance.engine.probes import padded_record
 from conformance.schema.judge import Judge, Verdict
 from conformance.schema.loader import Generation, load_operation, phase_test
 from conformance.schema.wire import BASE_URL, NotSendable, WireRequest, to_wire

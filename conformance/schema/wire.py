@@ -4,7 +4,8 @@ schemathesis serialises a case for ``requests`` (``Case.as_transport_kwargs``); 
 its own transport instead, with its own credential (CONTRIBUTING.md: never a key in a case), a probe ID in
 every JSON object body (docs/contract.md, "Probe records") and only the header fields the case is about.
 The contract model then reads the request as it went on the wire: names percent-decoded (RFC 3986 section
-2.1), the body classified by the suite's strict RFC 8259 reader (:func:`conformance.bodies.classify`).
+2.1), the body classified by the suite's strict RFC 8259 reader
+(:func:`conformance.contract.bodies.classify`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlencode
 
-from conformance.bodies import classify
+from conformance.contract.bodies import classify
 from conformance.contract.model import Body, Cred, PathShape, RequestShape
 from conformance.transport.client import EVENT_PATH, ProbeIds
 

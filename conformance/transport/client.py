@@ -200,7 +200,7 @@ class Transport:
         self.sent = 0
         self.throttles = 0  # answers 429/503 with Retry-After, waited out (reported, never judged)
         self.records_by_table: dict[str, int] = {}  # "db.table" -> probe records sent with the valid key
-        self.recorder: Recorder | None = None  # the run's traffic log (conformance.traffic)
+        self.recorder: Recorder | None = None  # the run's traffic log (conformance.engine.traffic)
         self._count_lock = threading.Lock()
         self._persistent = False  # the last throttling spell went past the bounds
         base = httpx.URL(spec.url)

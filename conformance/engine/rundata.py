@@ -1,7 +1,7 @@
 """The data of one conformance run, below both the plugin and the reports.
 
 Reports are built from a :class:`RunData`: the validated settings, the planned targets, every test's
-:class:`Outcome` and a few counters. The plugin's run state (``conformance.plugin.session.Run``) is one;
+:class:`Outcome` and a few counters. The engine's run (``conformance.engine.run.Run``) is one;
 so is what the controller of an xdist run merges from its workers. Nothing here does I/O or knows pytest.
 """
 
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance import traffic
 from conformance.contract.profile import Profile
+from conformance.engine import traffic
 from conformance.transport.exchange import Exchange
 from conformance.transport.redact import Redactor
 
@@ -137,6 +137,9 @@ class RunData:
         # Run-level notices shown first in every report (the preflight canary's unexpected answer).
         self.notices: list[str] = []
         self.traffic: list[dict[str, Any]] = []  # every exchange as plain data (traffic.entry): traffic.har
+        self.current = traffic.CurrentTest()  # the test now sending (its exchanges are its in traffic.har)
+        # The reports' aggregation of this run and the problems met writing them (conformance.report).
+        self.written: tuple[list[Any], list[str]] | None = None
         # Where the seed came from: "--seed", "--hypothesis-seed" (it overrides) or "random".
         self.seed_source = "--seed"
         # The test selection: -k and -m expressions, and how many tests they (or --deselect) left out.
@@ -183,4 +186,4 @@ class RunData:
     def record_exchange(self, exchange: Exchange, started: datetime, elapsed: float) -> None:
         """A transport's recorder: keep ``exchange`` in :attr:`traffic`, with the test now running."""
         version = self.versions.get(exchange.target, "")
-        self.traffic.append(traffic.entry(exchange, started, elapsed, version=version))
+        self.traffic.append(traffic.entry(exchange, started, elapsed, self.current.get(), version))

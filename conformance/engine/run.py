@@ -1,19 +1,21 @@
-"""The state of one conformance run, kept in ``config.stash``: settings, targets, keys, ledger, outcomes."""
+"""One conformance run: settings, targets, keys, transports, ledger, evidence and outcomes. No pytest.
+
+The plugin keeps one in ``config.stash``; a self-test may hold several in one process (nothing here is
+module-level state: the test now running, the traffic and the read-back ledger all belong to the run).
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-import pytest
-
-from conformance import traffic
 from conformance.contract.model import Ingest
 from conformance.cutover.baseline import BaselineDiff
+from conformance.engine import preflight
+from conformance.engine.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
 from conformance.readback import Expected, Ledger, RecordSource, open_readback
-from conformance.rundata import CUTOVER, Finding, Outcome, PlannedTarget, RunData, Settings
 from conformance.transport.client import (
     NoConnection,
     ProbeIds,
@@ -38,7 +40,7 @@ class Run(RunData):
         self.ids = ProbeIds(self.run_id)
         self.rate_share = 1  # an xdist worker sends at most max_rps / workers
         self.target_specs: list[tuple[TargetSpec, str]] = []
-        self.deferred_checks: list[pytest.Item] = []  # an xdist worker's read-back checks
+        self.deferred_checks: list[Any] = []  # an xdist worker's read-back check items (the plugin's)
         self.ran_here: set[str] = set()  # node IDs of the tests this process ran
         self.deferred_reports: list[dict[str, object]] = []  # their reports, serialised for the controller
         self.transports: dict[str, Transport] = {}
@@ -72,9 +74,10 @@ class Run(RunData):
             return
         self.started = True
         self.connect(self._target_specs(), check=True)
-        from conformance.plugin.preflight import run_preflight  # one canary before any test
-
-        run_preflight(self)  # once per run: an xdist controller runs it before its workers start
+        # One canary before any test; once per run (an xdist controller runs it before its workers start).
+        with self.current.running(preflight.PREFLIGHT_TEST, ()):
+            notes = preflight.canary_notices(self.transports, self.ledger.readbacks, self.settings.settle)
+        self.notices += [self.redactor(note) for note in notes]
         self.ready = True  # reports are written from here on (a failed preflight writes none)
 
     def _target_specs(self) -> list[tuple[TargetSpec, str]]:
@@ -185,7 +188,7 @@ class Run(RunData):
         """traffic.har, and BODY-08's every-request rule: a 5xx or no answer is kept for its test."""
         super().record_exchange(exchange, started, elapsed)
         if exchange.response is None or exchange.response.status >= 500:
-            nodeid = traffic.CURRENT.get()[0]
+            nodeid = self.current.get()[0]
             self.crashes.setdefault(nodeid, []).append(exchange)
 
     def record_readback_stats(self) -> None:
@@ -234,29 +237,15 @@ class RunBarriers:
 
     def send(self, target: str, database: str, table: str) -> Expected | None:
         transport = self.run.transports[target]
-        previous = traffic.CURRENT.get()
-        traffic.CURRENT.set(BARRIER_TEST, ())
         try:
-            exchange = transport.post(fields={BARRIER_FIELD: True}, database=database, table=table)
+            with self.run.current.running(BARRIER_TEST, ()):
+                exchange = transport.post(fields={BARRIER_FIELD: True}, database=database, table=table)
         except (NoConnection, Throttled):
             return None  # no barrier: the "never ingested" parts of this table stay undecided
-        finally:
-            traffic.CURRENT.set(*previous)
         cid = exchange.request.conformance_id
         if cid is None:
             return None
         return Expected(BARRIER_TEST, target, database, table, cid, Ingest.MUST, (), exchange)
 
 
-run_key = pytest.StashKey[Run]()
-
-
-def get_run(config: pytest.Config) -> Run:
-    return config.stash[run_key]
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start
-
-
-__all__ = ["CUTOVER", "Finding", "Outcome", "PlannedTarget", "Run", "TargetError", "get_run", "run_key"]
+__all__ = ["CUTOVER", "Finding", "Outcome", "PlannedTarget", "Run", "TargetError"]

@@ -1,12 +1,13 @@
 """The run's traffic as plain data: every exchange, which test sent it and for which clauses (traffic.har).
 
-The plugin says which test is running (:data:`CURRENT`, set around each test's setup, call and teardown);
-the transport hands every :class:`Exchange` it produces to the run, which turns it into one :func:`entry`
-at once: a JSON-serialisable dict, bodies over :data:`MAX_BODY_RECORDED` bytes cut down to that size with
-their full length and SHA-256 kept (a run sends ~1,300 requests, some of 8 MiB). The exchange is already
-redacted, so every key in an entry is its placeholder (``$POSTBACK_WRITE_KEY``), which ``replay`` puts the
-real key back into. ``conformance.report.har`` turns the entries into a HAR 1.2 file; xdist workers ship
-them to the controller as they are. No I/O, no pytest.
+The run says which test is running (``RunData.current``, a :class:`CurrentTest` the plugin sets around each
+test's setup, call and teardown); the transport hands every :class:`Exchange` it produces to the run,
+which turns it into one :func:`entry` at once: a JSON-serialisable dict, bodies over
+:data:`MAX_BODY_RECORDED` bytes cut down to that size with their full length and SHA-256 kept (a run sends
+~1,300 requests, some of 8 MiB). The exchange is already redacted, so every key in an entry is its
+placeholder (``$POSTBACK_WRITE_KEY``), which ``replay`` puts the real key back into.
+``conformance.report.har`` turns the entries into a HAR 1.2 file; xdist workers ship them to the
+controller as they are. No I/O, no pytest.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +47,15 @@ class CurrentTest:
         with self._lock:
             return self._test
 
-
-CURRENT = CurrentTest()
+    @contextmanager
+    def running(self, nodeid: str, clauses: tuple[str, ...]) -> Iterator[None]:
+        """``nodeid`` is the running test inside the block; the one before it is again afterwards."""
+        previous = self.get()
+        self.set(nodeid, clauses)
+        try:
+            yield
+        finally:
+            self.set(*previous)
 
 
 def body_record(body: bytes, limit: int = MAX_BODY_RECORDED) -> dict[str, Any]:
@@ -71,11 +81,12 @@ def entry(
     exchange: Exchange,
     started: datetime,
     elapsed: float,
-    test: tuple[str, tuple[str, ...]] | None = None,
+    test: tuple[str, tuple[str, ...]],
     version: str = "",
 ) -> dict[str, Any]:
-    """One exchange as plain data (what ``conformance.report.har`` renders as one HAR entry)."""
-    nodeid, clauses = test if test is not None else CURRENT.get()
+    """One exchange as plain data (what ``conformance.report.har`` renders as one HAR entry), sent by
+    ``test`` (its node ID and clause IDs)."""
+    nodeid, clauses = test
     sent = exchange.request
     record: dict[str, Any] = {
         "started": started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

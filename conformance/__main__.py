@@ -121,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return audit_main(args[1:])
     if args and args[0] == "replay":
-        from conformance.replay import main as replay_main
+        from conformance.cutover.replay import main as replay_main
 
         return replay_main(args[1:])
     if args and args[0] == "export-spec":
         return export_spec(args[1:])
     if args and args[0] == "cleanup":
-        from conformance.cleanup import main as cleanup_main
+        from conformance.readback.cleanup import main as cleanup_main
 
         return cleanup_main(args[1:])
     if args in (["--version"], ["-V"]):

@@ -15,10 +15,9 @@ asynchronously answers 200 and the canary never arrives, which read-back then sh
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-from conformance import traffic
-from conformance.plugin.session import Run
 from conformance.readback import WINDOW_SLACK, ReadbackError, RecordSource
 from conformance.transport.client import EVENT_PATH, NoConnection, TargetError, Throttled, Transport
 from conformance.transport.exchange import Exchange
@@ -28,17 +27,13 @@ CANARY_FIELD = "conformance_canary"
 PREFLIGHT_TEST = "preflight"  # the canary's test in traffic.har (it judges no clause)
 
 
-def run_preflight(run: Run) -> None:
+def canary_notices(
+    transports: Mapping[str, Transport], readbacks: Mapping[str, RecordSource], settle: float
+) -> list[str]:
     """Send the canary to every target and read it back; TargetError with one clear line when nothing could
-    be judged; an unexpected answer that the tests will judge becomes one of the run's notices."""
-    traffic.CURRENT.set(PREFLIGHT_TEST, ())
-    try:
-        for name, transport in run.transports.items():
-            note = check_target(transport, run.ledger.readbacks.get(name), run.settings.settle)
-            if note is not None:
-                run.notices.append(run.redactor(note))
-    finally:
-        traffic.CURRENT.clear()
+    be judged; an unexpected answer that the tests will judge becomes a notice (the run shows them)."""
+    notes = [check_target(t, readbacks.get(name), settle) for name, t in transports.items()]
+    return [note for note in notes if note is not None]
 
 
 def check_target(transport: Transport, readback: RecordSource | None, settle: float) -> str | None:

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from conformance.contract import value_mapping
 from conformance.contract.fields import FLAG_FIELDS, NUMBER_FIELDS, TEXT_FIELDS
+from conformance.contract.json_kinds import STRESS_DIGITS, classify, explain
 from conformance.contract.model import Body
 from conformance.contract.value_mapping import json_kind
-from conformance.json_kinds import STRESS_DIGITS, classify, explain
 
 __all__ = ["classify", "explain"]  # the classifier lives in json_kinds; re-exported for the suite's tests
 
@@ -240,12 +240,15 @@ def compare_value(sent: object, got: object) -> str | None:
     return None
 
 
-def compare_fields(sent: Mapping[str, object], record: Mapping[str, Any]) -> str | None:
+def compare_fields(
+    sent: Mapping[str, object], record: Mapping[str, Any], mapping: str = "identity"
+) -> str | None:
     """None when every sent field is in ``record`` with its JSON type and value, else the first problems.
 
-    Under the td read-back, the comparison goes through its value mapping (contract/value_mapping.py),
-    which may answer :class:`~conformance.contract.value_mapping.Undecided` (reported INFO, never failed)."""
-    if value_mapping.current() == "td":
+    ``mapping``: how the read-back returns values (``Ingestion.mapping``). Under the td read-back, the
+    comparison goes through its value mapping (contract/value_mapping.py), which may answer
+    :class:`~conformance.contract.value_mapping.Undecided` (reported INFO, never failed)."""
+    if mapping == "td":
         return value_mapping.td_compare_fields(sent, record)
     problems = []
     for key, value in sent.items():

@@ -1,0 +1,82 @@
+"""What every read-back backend shares: a record, an expectation, the backend's protocol, its error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from conformance.contract.model import Ingest
+from conformance.transport.exchange import Exchange
+
+BATCH = 50
+Record = dict[str, Any]
+Check = Callable[[Record], str | None]
+
+
+class ReadbackError(Exception):
+    """The read-back service failed; the message is redacted and says what to check."""
+
+
+class RecordSource(Protocol):
+    """A read-back backend: the records of ``table`` holding one of ``ids`` (``window``: UNIX seconds the
+    records' ``time`` lies in, [start, end)). ``mapping`` names its value mapping (contract/value_mapping.py);
+    ``poll_min``/``poll_max`` bound the seconds between polls."""
+
+    url: str
+    mapping: str
+    windowed: bool  # records() honours ``window`` (otherwise it answers every record of those ids)
+    poll_min: float
+    poll_max: float
+    requests: int  # read-back requests made (protocol v1 GETs, TD API calls)
+    jobs: int  # query jobs issued (td: each is a billed query on the user's account)
+
+    def records(
+        self,
+        database: str,
+        table: str,
+        ids: Sequence[str],
+        window: tuple[int, int] | None = None,
+        fields: Sequence[str] = (),
+    ) -> list[Record]:
+        """``fields``: the fields the checks compare; a backend that selects columns (td) selects those,
+        ``conformance_id`` and ``time``, never more."""
+        ...
+
+    def unidentified(self, database: str, table: str, window: tuple[int, int]) -> list[Record]:
+        """The records of ``table`` that carry no ``conformance_id`` (BODY-05's empty bodies), ``time`` in
+        ``window`` where the backend can restrict it; a table that does not exist holds none."""
+        ...
+
+
+class Barriers(Protocol):
+    """Where a run's barrier records go and how they are sent (the plugin's transports)."""
+
+    def table_for(self, target: str, database: str, table: str) -> tuple[str, str]:
+        """(database, table) of the barrier that stands for "never ingested" probes sent to ``table``."""
+        ...
+
+    def send(self, target: str, database: str, table: str) -> Expected | None:
+        """Send one barrier record there now; its MUST expectation, or None when it could not be sent."""
+        ...
+
+
+@dataclass
+class Expected:
+    """One ingestion expectation: a probe record that must, must not or may be ingested."""
+
+    nodeid: str
+    target: str
+    database: str
+    table: str
+    conformance_id: str
+    ingest: Ingest
+    clauses: tuple[str, ...]
+    exchange: Exchange
+    check: Check | None = None
+    records: list[Record] = field(default_factory=list)
+    sent_at: float = field(default_factory=time.time)  # wall clock, registered right after the send
+    # A lower bound of the seconds from sending until the record became readable: the last poll that did
+    # not see it (0 when the first poll already saw it). None: never seen.
+    arrived_after: float | None = None
