@@ -9,6 +9,7 @@ ingestion (docs/reports.md). No pytest: the plugin turns pytest's reports into :
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -313,3 +314,28 @@ def _failure(
         [entry.exchange for entry, _, _ in failures[:MAX_LISTED]],
         level,
     )
+
+
+# -- running a check in-process (no pytest) --------------------------------------------------------------
+
+
+def run_check(run: Run, check: CheckId, call: Callable[[], object]) -> list[Outcome]:
+    """Run one check in this process: the run marks it as sending, its phase is judged, its outcomes are
+    kept in the run (what the plugin does through pytest's hooks, for a self-test or an embedding)."""
+    with run.current.running(check.nodeid, check.clauses):
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            call()
+        except Exception as exc:  # a ConformanceFailure, a skip, or a suite error: judged alike
+            error = exc
+    outcomes = judge(run, check, phase_of("call", error, time.monotonic() - started, run.redactor)).outcomes
+    run.outcomes.extend(outcomes)
+    return outcomes
+
+
+def run_readback_check(run: Run, check: CheckId) -> list[Outcome]:
+    """The ``::read-back`` check of ``check``, after the run's single wait (the first one waits)."""
+    nodeid = f"{check.nodeid}::read-back"
+    readback = CheckId(nodeid, check.target, check.clauses, "ingestion")
+    return run_check(run, readback, lambda: judge_readback(run, nodeid, check.nodeid, check.clauses))
