@@ -137,3 +137,23 @@ def run_against(
         env = {"POSTBACK_WRITE_KEY": TEST_KEY}
         account = ["--disposable-account"] if disposable else []
         return run_pytest([*targets, *target_args, *tls_args, *account, *args], tmp_path, env=env)
+
+
+def run_against_many(
+    targets: list[tuple[type[PostbackApp], str]], tmp_path: Path, *args: str, modules: tuple[str, ...] = ()
+) -> SuiteRun:
+    """Serve each (app class, version) on loopback and run the suite once against all of them: one
+    ``--target=VERSION=URL`` and one ``--readback`` each, in this order (``--disposable-account``)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    paths = [str(SUITE / m) for m in modules] or [str(SUITE)]
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(ReferenceServer(version, app=app(version, [TEST_KEY], Store())))  # type: ignore[arg-type]
+            for app, version in targets
+        ]
+        target_args = [
+            f"--target={version}={s.url}" for (_, version), s in zip(targets, servers, strict=True)
+        ]
+        target_args += [f"--readback={s.readback_url}" for s in servers]
+        env = {"POSTBACK_WRITE_KEY": TEST_KEY}
+        return run_pytest([*paths, *target_args, "--disposable-account", *args], tmp_path, env=env)

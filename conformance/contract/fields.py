@@ -69,6 +69,12 @@ def top_level_names(body: bytes) -> list[str]:
     invalid JSON) still shows the names a lenient target would make columns of; a name whose escapes do not
     decode is left out. Not an object: no names."""
     text = body.decode("utf-8", "replace")
+    try:  # most bodies are JSON objects the stdlib reads: their names at once (a repeated name once)
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    if isinstance(value, dict):
+        return list(value)
     start = len(text) - len(text.lstrip(" \t\r\n"))
     if not text.startswith("{", start):
         return []

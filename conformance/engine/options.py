@@ -22,7 +22,8 @@ GROUPS = {
 
 @dataclass(frozen=True)
 class Option:
-    """One suite option. ``kind``: str, int, float or flag; ``summary``: its line in --help; ``help``: the
+    """One suite option. ``kind``: str, list (the option may be given several times; its environment
+    variable holds the values separated by spaces) or flag; ``summary``: its line in --help; ``help``: the
     whole text (pytest's --help, the docs)."""
 
     flag: str
@@ -40,12 +41,14 @@ OPTIONS: tuple[Option, ...] = (
         "--target",
         "POSTBACK_TARGET",
         "pb_target",
-        "str",
+        "list",
         "target",
-        "URL",
-        "base URL of the target; none: the embedded reference targets",
-        "base URL of the target (scheme://host[:port][/prefix]); none: start the embedded reference"
-        " targets (legacy and v2) on loopback",
+        "[VERSION=]URL",
+        "base URL of a target (repeatable); none: the embedded reference targets",
+        "base URL of a target (scheme://host[:port][/prefix]), with its API version before it where it is"
+        " not inferred (v2=https://...); give it several times to certify several targets in one run (one"
+        " report, a verdict per target); none: start the embedded reference targets (legacy and v2) on"
+        " loopback",
     ),
     Option(
         "--api-version",
@@ -123,12 +126,13 @@ OPTIONS: tuple[Option, ...] = (
         "--readback",
         "POSTBACK_READBACK",
         "pb_readback",
-        "str",
+        "list",
         "readback",
         "URL|td",
         "read-back: a protocol v1 URL, or td for TD's query API",
         "base URL of the target's read-back service (protocol v1), or td / td:<API endpoint URL> "
-        "for Treasure Data's own query API (API key from POSTBACK_TD_API_KEY only); none: read-back"
+        "for Treasure Data's own query API (API key from POSTBACK_TD_API_KEY only); with several"
+        " --target, one --readback per target in the same order (td alone: for all); none: read-back"
         " clauses are skipped",
     ),
     Option(

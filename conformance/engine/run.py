@@ -61,8 +61,8 @@ class Run(RunData):
         self.suite_items = 0
         self.deadline: float | None = None  # monotonic time after which no test starts (--max-duration)
         self._servers: list[object] = []
-        for target in (settings.primary, settings.compare):
-            if target is not None and target.write_key:
+        for target in settings.given:
+            if target.write_key:
                 self.redactor.add(target.write_key, target.key_env)
         if settings.td_api_key:  # --readback=td: the TD API key (POSTBACK_TD_API_KEY only)
             self.redactor.add(settings.td_api_key, "POSTBACK_TD_API_KEY")
@@ -109,8 +109,7 @@ class Run(RunData):
                     )
                 )
         else:
-            for planned, options in zip(self.planned, (settings.primary, settings.compare), strict=False):
-                assert options is not None
+            for planned, options in zip(self.planned, settings.given, strict=True):
                 assert options.url is not None
                 assert options.write_key is not None
                 specs.append(

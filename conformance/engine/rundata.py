@@ -57,10 +57,16 @@ class Settings:
     client_cert: tuple[str, str | None] | None = None
     require_complete: bool = False  # an incomplete verdict fails the run (--require-complete)
     disposable_account: bool = False  # --disposable-account: forbidden names may get the valid key
+    extra: tuple[TargetOptions, ...] = ()  # the second and later --target, in their order
 
     @property
     def embedded(self) -> bool:
         return self.primary.url is None
+
+    @property
+    def given(self) -> tuple[TargetOptions, ...]:
+        """The given targets in the order of :func:`plan_targets`: every --target, then --compare-target."""
+        return (self.primary, *self.extra, *((self.compare,) if self.compare is not None else ()))
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,19 @@ def plan_targets(settings: Settings) -> list[PlannedTarget]:
     if settings.embedded:
         versions = [settings.primary.api_version] if settings.primary.api_version else ["legacy", "v2"]
         return [PlannedTarget(v, v, True) for v in versions]
-    primary = settings.primary
-    assert primary.api_version is not None
-    planned = [PlannedTarget(primary.api_version, primary.api_version, primary.readback is not None)]
+    targets = (settings.primary, *settings.extra)
+    versions = [str(t.api_version) for t in targets]
+    planned: list[PlannedTarget] = []
+    for options, version in zip(targets, versions, strict=True):
+        # A target is named by its version; where several share one, by its version and its place among
+        # them (v2-1, v2-2: the order of the --target options).
+        same = [n for n, v in enumerate(versions) if v == version]
+        name = version if len(same) == 1 else f"{version}-{same.index(len(planned)) + 1}"
+        planned.append(PlannedTarget(name, version, options.readback is not None))
     if settings.compare is not None:
         compare = settings.compare
         assert compare.api_version is not None
-        name = compare.api_version if compare.api_version != primary.api_version else "compare"
+        name = compare.api_version if compare.api_version not in versions else "compare"
         planned.append(PlannedTarget(name, compare.api_version, compare.readback is not None))
     return planned
 

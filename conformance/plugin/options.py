@@ -57,6 +57,15 @@ def add_options(parser: pytest.Parser) -> None:
         env_note = f" [env {env}]" if env else ""
         if kind == "flag":
             group.addoption(flag, action="store_true", dest=dest, default=False, help=help_text + env_note)
+        elif kind == "list":
+            group.addoption(
+                flag,
+                action="append",
+                dest=dest,
+                default=None,
+                metavar=dest[3:].upper(),
+                help=help_text + env_note,
+            )
         else:
             group.addoption(
                 flag,
@@ -77,7 +86,7 @@ def _raw(config: pytest.Config, dest: str, env: str | None, kind: str = "str") -
             if word not in TRUE_WORDS + FALSE_WORDS:
                 raise pytest.UsageError(f"{env} must be 1, true, yes or 0, false, no; got {text!r}")
             return word in TRUE_WORDS
-        value = text or None
+        value = (text.split() or None if text else None) if kind == "list" else (text or None)
     return value
 
 
@@ -156,24 +165,58 @@ def _target(
     return TargetOptions(url, version, key, readback, key_env)
 
 
+def _given_targets(
+    targets: list[str], readbacks: list[str]
+) -> list[tuple[str | None, str | None, str | None]]:
+    """(URL, version, read-back) per --target, from ``[VERSION=]URL`` values and the --readback values (one
+    per target in the same order; one td value serves every target); no --target: the embedded run."""
+    if not targets:
+        if len(readbacks) > 1:
+            raise pytest.UsageError("--readback was given more than once without --target")
+        return [(None, None, readbacks[0] if readbacks else None)]
+    if len(readbacks) == 1 and len(targets) > 1 and is_td(readbacks[0]):
+        readbacks = readbacks * len(targets)
+    if readbacks and len(readbacks) != len(targets):
+        raise pytest.UsageError(
+            f"{len(targets)} --target but {len(readbacks)} --readback: give one --readback per --target, "
+            "in the same order (or td alone, for all of them)"
+        )
+    out: list[tuple[str | None, str | None, str | None]] = []
+    for index, value in enumerate(targets):
+        version, sep, url = value.partition("=")
+        if not sep or "://" in version:
+            version, url = "", value
+        elif version not in ("legacy", "v2"):
+            raise pytest.UsageError(f"--target={value}: the version before '=' must be legacy or v2")
+        out.append((url, version or None, readbacks[index] if readbacks else None))
+    if len({url for url, _, _ in out}) < len(out):
+        raise pytest.UsageError("--target was given twice with the same URL")
+    return out
+
+
 def settings_from_config(config: pytest.Config) -> Settings:
     values = {dest: _raw(config, dest, env, kind) for _, env, dest, _, kind in OPTIONS}
     allow_http = bool(values["pb_allow_insecure_http"])
-    primary = _target(
-        values["pb_target"],
-        values["pb_api_version"],
-        values["pb_write_key"],
-        values["pb_readback"],
-        "--target",
-        "POSTBACK_WRITE_KEY",
-        allow_http,
-    )
+    primary, *extra = [
+        _target(
+            url,
+            version or values["pb_api_version"],
+            values["pb_write_key"],
+            readback,
+            "--target",
+            "POSTBACK_WRITE_KEY",
+            allow_http,
+        )
+        for url, version, readback in _given_targets(values["pb_target"] or [], values["pb_readback"] or [])
+    ]
     compare = None
     if values["pb_compare_target"] is not None:
         if primary.url is None:
             raise pytest.UsageError(
                 "--compare-target needs --target (the embedded run already compares both)"
             )
+        if extra:
+            raise pytest.UsageError("--compare-target compares two targets: give one --target with it")
         compare = _target(
             values["pb_compare_target"],
             values["pb_compare_api_version"],
@@ -194,7 +237,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
     )
     max_rps = _number(values["pb_max_rps"], "--max-rps", float, 0.1) if values["pb_max_rps"] else None
     if max_rps is None and primary.url is not None:
-        hosts = [urlsplit(t.url).hostname or "" for t in (primary, compare) if t and t.url]
+        hosts = [urlsplit(t.url).hostname or "" for t in (primary, *extra, compare) if t and t.url]
         if not all(is_loopback(h) for h in hosts):
             max_rps = DEFAULT_REMOTE_RPS
     ca_bundle = values["pb_ca_bundle"]
@@ -221,13 +264,14 @@ def settings_from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             f"--run-id must be 1 to 64 letters, digits, - or _ (first a letter or digit), got {run_id!r}"
         )
-    uses_td = any(t is not None and is_td(t.readback) for t in (primary, compare))
+    uses_td = any(t is not None and is_td(t.readback) for t in (primary, *extra, compare))
     return Settings(
         td_api_key=os.environ.get(TD_API_KEY_ENV) if uses_td else None,
         run_id=run_id,
         baseline=baseline,
         fail_on=fail_on,
         primary=primary,
+        extra=tuple(extra),
         compare=compare,
         database=values["pb_database"] or "conformance",
         table=values["pb_table"] or "probe",

@@ -162,8 +162,7 @@ def header_lines(run: Run) -> list[str]:
             + "), read-back on"
         )
     else:
-        for t, options in zip(run.planned, (s.primary, s.compare), strict=False):
-            assert options is not None
+        for t, options in zip(run.planned, s.given, strict=True):
             readback = options.readback or "none (answers decide; ingestion parts stay undecided)"
             lines.append(f"postback target {t.name}: {options.url} (api {t.version}), read-back: {readback}")
     lines.append(
@@ -204,13 +203,15 @@ def parametrize_targets(metafunc: pytest.Metafunc, run: Run) -> None:
         metafunc.parametrize("target", params, indirect=True)
     if "pair" in metafunc.fixturenames:
         by_version = {t.version: t.name for t in run.planned}
-        if len(by_version) == 2:
+        if len(by_version) == 2 and len(run.planned) == 2:  # one legacy and one v2 target: compared
             param = pytest.param((by_version["legacy"], by_version["v2"]), id="legacy-vs-v2")
         else:
             param = pytest.param(
                 None,
                 id="n/a",
-                marks=pytest.mark.skip(reason="cutover needs a legacy and a v2 target (--compare-target)"),
+                marks=pytest.mark.skip(
+                    reason="cutover compares exactly two targets, one legacy and one v2 (--compare-target)"
+                ),
             )
         metafunc.parametrize("pair", [param], indirect=True)
 

@@ -76,6 +76,9 @@ def summary_lines(run: RunData) -> list[str]:
     tally = ", ".join(f"{counts[s]} {s}" for s in results_json.PRIORITY if counts[s])
     lines = [f"notice: {notice}" for notice in run.notices]
     lines.append(f"verdict: {verdict.upper()}  ({tally} clause verdicts)")
+    per_target = results_json.verdicts(results)
+    if len(set(per_target.values())) > 1:  # the targets differ: say which is which
+        lines.append("  by target: " + ", ".join(f"{t} {v.upper()}" for t, v in per_target.items()))
     grouped: dict[tuple[str, str], list[ClauseResult]] = {}
     for r in results:
         if r.status in ("fail", "error", "warn"):

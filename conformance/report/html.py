@@ -283,7 +283,7 @@ def _timestamp(moment: datetime | None) -> str:
 def _settings(run: RunData) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     s = run.settings
     rows: list[tuple[str, str]] = []
-    options = (s.primary, s.compare)
+    options = s.given if not s.embedded else (None,) * len(run.planned)
     for planned, opts in zip(run.planned, options, strict=False):
         url = run.urls.get(planned.name, "(not started)")
         if s.embedded:

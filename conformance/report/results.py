@@ -66,9 +66,10 @@ class ClauseResult:
 
 
 def report_targets(run: RunData) -> list[tuple[str, str]]:
-    """(name, version) for every certified target, plus ("cutover", "cutover") when two are compared."""
+    """(name, version) for every certified target, plus ("cutover", "cutover") when two are compared (one
+    legacy and one v2 target: the embedded run, --compare-target, or two --target)."""
     targets = [(t.name, t.version) for t in run.planned]
-    if len({version for _, version in targets}) == 2:
+    if len(targets) == 2 and len({version for _, version in targets}) == 2:
         targets.append((CUTOVER, CUTOVER))
     return targets
 
@@ -200,6 +201,12 @@ def verdict(results: list[ClauseResult]) -> str:
     return "incomplete" if undecided(results) else "conformant"
 
 
+def verdicts(results: list[ClauseResult]) -> dict[str, str]:
+    """The verdict of each report target on its own rows (the run's verdict is the worst of them)."""
+    targets = dict.fromkeys(r.target for r in results)
+    return {t: verdict([r for r in results if r.target == t]) for t in targets}
+
+
 def undecided_json(results: list[ClauseResult]) -> list[dict[str, str]]:
     return [
         {"id": r.id, "target": r.target, "level": r.level, "reason": r.detail.splitlines()[0]}
@@ -222,6 +229,7 @@ def build(run: RunData, results: list[ClauseResult]) -> dict[str, Any]:
         "started_at": _timestamp(run.started_at),
         "finished_at": _timestamp(finished),
         "verdict": verdict(results),
+        "verdicts": verdicts(results),
         "targets": [
             {
                 "name": t.name,

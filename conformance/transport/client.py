@@ -142,13 +142,16 @@ def event_path(database: str, table: str) -> str:
 def ssl_context(
     ca_bundle: str | None, insecure: bool, client_cert: tuple[str, str | None] | None = None
 ) -> ssl.SSLContext | bool:
-    """TLS trust (--ca-bundle, --insecure) and the client certificate for mutual TLS (--client-cert/-key)."""
+    """TLS trust (--ca-bundle, --insecure) and the client certificate for mutual TLS (--client-cert/-key).
+
+    One context for every client of the run: httpx given ``verify=True`` builds a new one per client (its
+    CA bundle read again, ~20 ms each)."""
     if client_cert is None:
         if insecure:
             return False
         if ca_bundle:
             return ssl.create_default_context(cafile=ca_bundle)
-        return True
+        return httpx.create_ssl_context()
     if ca_bundle and not insecure:
         context = ssl.create_default_context(cafile=ca_bundle)
     else:
