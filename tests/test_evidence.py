@@ -192,6 +192,32 @@ def test_requests_from_a_tests_worker_threads_are_the_tests(tmp_path: Path) -> N
     assert run.traffic[0]["test"] == "m::concurrent[v2]"
 
 
+def test_the_traffic_log_keeps_entries_on_disk_and_gives_them_back_in_order() -> None:
+    """EVIDENCE: traffic.har's entries are spooled to one temporary file (memory holds an index only);
+    they come back as appended and by start time; another log absorbs a worker's spool and removes it;
+    closing drops the file."""
+    log, worker = traffic.TrafficLog(), traffic.TrafficLog()
+    assert log.path is None  # no file until the first entry
+    log.extend([{"started": "2026-01-01T00:00:02Z", "n": 1}, {"started": "2026-01-01T00:00:01Z", "n": 2}])
+    worker.append({"started": "2026-01-01T00:00:00Z", "n": 3, "body": "\u00e9" * 10_000})
+    spool = worker.hand_over()
+    assert spool is not None
+    assert spool.exists()
+    log.absorb(spool)
+    assert not spool.exists()
+    assert [e["n"] for e in log] == [1, 2, 3]
+    assert [e["n"] for e in log.by_time()] == [3, 2, 1]
+    assert log[2]["body"] == "\u00e9" * 10_000
+    assert len(log) == 3
+    path = log.path
+    assert path is not None
+    assert path.exists()
+    log.close()
+    assert not path.exists()
+    assert len(log) == 0
+    assert list(log) == []
+
+
 # -------------------------------------------------------------------------------------------------- replay
 
 

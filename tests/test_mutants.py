@@ -83,9 +83,11 @@ def _problems(mutant: Mutant, version: str, target: str, run: SuiteRun) -> list[
     must = any(clause(c).level is Level.MUST for c in mutant.breaks)
     # A run narrowed to the mutant's modules leaves the other MUST clauses undecided: incomplete.
     wanted_verdict = "not-conformant" if must else "incomplete" if MODULE_SCOPE else "conformant"
-    got_verdict = results.get("verdicts", {}).get(target, results["verdict"])
+    # A cutover mutant breaks the pair's rows (CUT-*), whose verdict is the run's.
+    judged = "run" if version == "cutover" else target
+    got_verdict = results["verdict"] if judged == "run" else results.get("verdicts", {}).get(target)
     if got_verdict != wanted_verdict:
-        problems.append(f"Expected: verdict {wanted_verdict} on {target} / Received: {got_verdict}")
+        problems.append(f"Expected: verdict {wanted_verdict} on {judged} / Received: {got_verdict}")
     return [f"{mutant.name} ({mutant.description}) on {version}: {p}" for p in problems]
 
 

@@ -148,7 +148,7 @@ class RunData:
         self.extra: dict[str, Any] = {}  # further run facts reported as they are (counters, selection)
         # Run-level notices shown first in every report (the preflight canary's unexpected answer).
         self.notices: list[str] = []
-        self.traffic: list[dict[str, Any]] = []  # every exchange as plain data (traffic.entry): traffic.har
+        self.traffic = traffic.TrafficLog()  # every exchange as plain data (traffic.entry): traffic.har
         self.current = traffic.CurrentTest()  # the test now sending (its exchanges are its in traffic.har)
         # The reports' aggregation of this run and the problems met writing them (conformance.report).
         self.written: tuple[list[Any], list[str]] | None = None

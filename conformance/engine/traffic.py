@@ -7,18 +7,23 @@ which turns it into one :func:`entry` at once: a JSON-serialisable dict, bodies 
 ~1,300 requests, some of 8 MiB). The exchange is already redacted, so every key in an entry is its
 placeholder (``$POSTBACK_WRITE_KEY``), which ``replay`` puts the real key back into.
 ``conformance.report.har`` turns the entries into a HAR 1.2 file; xdist workers ship them to the
-controller as they are. No I/O, no pytest.
+controller by the path of their spool file (:class:`TrafficLog`). No pytest.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import os
+import tempfile
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from conformance.transport.exchange import Exchange
 
@@ -118,3 +123,95 @@ def entry(
             "connection": received.connection,
         }
     return record
+
+
+class TrafficLog:
+    """Every exchange of a run, spooled as one JSON line each to a temporary file as it happens.
+
+    Memory holds only where each entry lies (about 100 bytes an entry, against ~130 KB for the entry
+    itself with its bodies), so a long certification run stays bounded. Iterating reads the entries back in
+    the order they came; :meth:`by_time` in the order they were sent (traffic.har). Safe to append to
+    from a test's worker threads. xdist workers hand the controller their :attr:`path` (:meth:`absorb`).
+    """
+
+    def __init__(self) -> None:
+        self.path: Path | None = None  # the spool file, made at the first entry
+        self._file: IO[bytes] | None = None
+        self._lock = threading.Lock()
+        self._index: list[tuple[str, int, int]] = []  # (started, offset, length) per entry
+        # Drops the spool file when the log is closed, garbage-collected, or at interpreter exit.
+        self._drop: weakref.finalize[Any, Any] | None = None
+
+    def _spool(self) -> IO[bytes]:
+        if self._file is None:
+            handle, name = tempfile.mkstemp(prefix="postback-traffic-", suffix=".jsonl")
+            self.path, self._file = Path(name), os.fdopen(handle, "w+b")
+            self._drop = weakref.finalize(self, _discard, self._file, self.path)
+        return self._file
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+        with self._lock:
+            spool = self._spool()
+            offset = spool.seek(0, os.SEEK_END)
+            spool.write(line)
+            self._index.append((str(record["started"]), offset, len(line)))
+
+    def extend(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.append(record)
+
+    def absorb(self, path: Path) -> None:
+        """Take over the entries of another process's log (an xdist worker's spool file), then remove it."""
+        with path.open("rb") as source:
+            for line in source:
+                self.append(json.loads(line))
+        path.unlink(missing_ok=True)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _read(self, offset: int, length: int) -> dict[str, Any]:
+        with self._lock:
+            spool = self._spool()
+            spool.flush()
+            spool.seek(offset)
+            data = spool.read(length)
+        loaded: dict[str, Any] = json.loads(data)
+        return loaded
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        _, offset, length = self._index[index]
+        return self._read(offset, length)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _, offset, length in list(self._index):
+            yield self._read(offset, length)
+
+    def by_time(self) -> Iterator[dict[str, Any]]:
+        for _, offset, length in sorted(self._index):
+            yield self._read(offset, length)
+
+    def close(self) -> None:
+        """Drop the spool file (after the reports are written); the log is empty again."""
+        with self._lock:
+            if self._drop is not None:
+                self._drop()
+            self._file, self.path, self._index, self._drop = None, None, [], None
+
+    def hand_over(self) -> Path | None:
+        """The spool file, closed, for another process to :meth:`absorb` (which removes it); this log is
+        empty again and no longer drops the file. None when nothing was logged."""
+        with self._lock:
+            path = self.path
+            if self._file is not None:
+                self._file.close()
+            if self._drop is not None:
+                self._drop.detach()
+            self._file, self.path, self._index, self._drop = None, None, [], None
+            return path
+
+
+def _discard(spool: IO[bytes], path: Path) -> None:
+    spool.close()
+    path.unlink(missing_ok=True)

@@ -210,3 +210,9 @@ def pytest_terminal_summary(
     run = find_run(config)
     if run and run.ready and not distributed.is_worker(config):
         suite.terminal_summary(terminalreporter, run)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = find_run(config)
+    if run is not None and not distributed.is_worker(config):  # a worker's spool is the controller's to drop
+        run.traffic.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pickle
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,10 +65,12 @@ def connect_worker(config: pytest.Config, run: Run) -> None:
 
 def worker_output(run: Run) -> bytes:
     """The worker's part of the run for the controller (pickled: outcomes hold exchanges and bytes)."""
+    spool = run.traffic.hand_over()
     payload = {
         "outcomes": run.outcomes,
         "requests_sent": run.own_requests(),
-        "traffic": run.traffic,
+        # The spool file: the controller reads the entries from there (none: the worker sent nothing).
+        "traffic": str(spool) if spool is not None else None,
         # Counters the reports show per target (the worker's own; it merged nobody's).
         "extra": {
             **run.extra,
@@ -93,7 +96,8 @@ def merge_worker(config: pytest.Config, run: Run, data: bytes) -> None:
         run.seed_source = payload["seed_source"]
     run.workers += 1
     run.merged_requests += int(payload["requests_sent"])
-    run.traffic.extend(payload["traffic"])  # traffic.har sorts the entries by time
+    if payload["traffic"] is not None:
+        run.traffic.absorb(Path(payload["traffic"]))  # traffic.har sorts the entries by time
     for key, value in payload["extra"].items():
         merge_extra(run.extra, key, value)
     log_deferred_reports(config, payload["reports"])

@@ -172,12 +172,19 @@ def entry(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(run: RunData) -> dict[str, Any]:
-    records = sorted(run.traffic, key=lambda r: str(r["started"]))
+    """The whole HAR document in memory (for a small run; :func:`write` streams it)."""
+    log = _log(run)
+    log["log"]["entries"] = [entry(r) for r in run.traffic.by_time()]
+    return log
+
+
+def _log(run: RunData) -> dict[str, Any]:
+    """The HAR document without its entries ("entries" holds a placeholder)."""
     return {
         "log": {
             "version": VERSION,
             "creator": {"name": "postback-conformance", "version": __version__},
-            "entries": [entry(r) for r in records],
+            "entries": ENTRIES_MARK,
             "comment": f"postback-conformance run {run.run_id}, seed {run.seed}; keys are placeholders",
             "_postback": {
                 "suite_version": __version__,
@@ -191,15 +198,19 @@ def build(run: RunData) -> dict[str, Any]:
     }
 
 
+ENTRIES_MARK = "@@ENTRIES@@"
+
+
 def write(run: RunData, path: Path) -> None:
-    """One entry per line: readable with grep, and json's C encoder (``indent`` would take seconds)."""
-    data = build(run)
-    entries = data["log"].pop("entries")
-    mark = "@@ENTRIES@@"
-    head = json.dumps({"log": {**data["log"], "entries": mark}}, ensure_ascii=False)
-    body = ",\n".join(json.dumps(e, ensure_ascii=False) for e in entries)
-    text = head.replace(json.dumps(mark), f"[\n{body}\n]" if entries else "[]", 1)
-    path.write_text(run.redactor(text) + "\n", encoding="utf-8")
+    """One entry per line, streamed from the run's traffic log (memory holds one entry at a time):
+    readable with grep, and json's C encoder (``indent`` would take seconds)."""
+    head, tail = json.dumps(_log(run), ensure_ascii=False).split(json.dumps(ENTRIES_MARK), 1)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(run.redactor(head) + "[")
+        for n, record in enumerate(run.traffic.by_time()):
+            out.write(",\n" if n else "\n")
+            out.write(run.redactor(json.dumps(entry(record), ensure_ascii=False)))
+        out.write(("\n]" if len(run.traffic) else "]") + run.redactor(tail) + "\n")
 
 
 def schema() -> dict[str, Any]:
