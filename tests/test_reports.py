@@ -522,8 +522,19 @@ def test_html_renders_in_headless_chromium_showing_the_failing_clause(
 
 
 def test_reports_are_written_without_extra_flags(correct: SuiteRun) -> None:
-    for name in ("results.json", "junit.xml", "report.html"):
-        assert (correct.report_dir / name).stat().st_size > 1000, name
+    """REPORTS: a plain run writes results.json (one row per applicable clause and target, valid against
+    its schema), junit.xml (one testcase per test pytest ran) and report.html (one section per clause)."""
+    results = correct.results
+    validate(results)
+    assert results["verdict"] == "conformant"
+    rows = {(e["id"], e["target"]) for e in results["clauses"]}
+    assert rows == {(cid, t) for t in ("legacy", "v2", "cutover") for cid in applicable(t)}
+    counts = re.search(r"(\d+) passed, (\d+) skipped in", correct.stdout)
+    assert counts is not None, correct.stdout[-2000:]
+    (suite,) = JUnitXml.fromfile(str(correct.report_dir / "junit.xml"))
+    assert len(list(suite)) == int(counts[1]) + int(counts[2])
+    html = (correct.report_dir / "report.html").read_text(encoding="utf-8")
+    assert set(re.findall(r'id="clause-([A-Z]+-[0-9]+)"', html)) == set(catalog())
     assert "verdict: CONFORMANT" in correct.stdout
 
 
