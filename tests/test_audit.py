@@ -7,12 +7,13 @@ import csv
 import gzip
 import io
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.cutover import audit, traffic
+from conformance.cutover import audit, inputs, traffic
 
 SECRET = "777/0123456789abcdef0123456789abcdef01234567"
 ENCODED = SECRET.replace("/", "%2F")
@@ -577,3 +578,75 @@ def test_a_progress_line_is_shown_on_a_terminal_for_inputs_that_take_a_while() -
     assert stream.getvalue().startswith("\raudit: 65,536 lines read (access.log)")
     progress.done()
     assert stream.getvalue().endswith("\r\033[K")
+
+
+def _split_inputs(tmp_path: Path) -> dict[str, Path]:
+    """JSON lines and HAR files whose halves hold different clients, keys, tables and times, with blank,
+    garbage and cut-off lines: what a split read must merge exactly."""
+    rng = random.Random(7)
+    entries = []
+    for n in range(400):
+        key = f"{n % 7}/{n:040x}"
+        headers = {**JSON_CT, "X-TD-Write-Key": key} if n % 3 else JSON_CT
+        url = f"{LEGACY if n % 2 else V2}/db{n % 4}/t" + ("" if n % 3 else f"?td_write_key={key}")
+        agent = rng.choice(["shop/1.0", "curl/8.5.0", "Mozilla/5.0 Firefox/120.0"]) if n < 200 else "okhttp/4"
+        entries.append(
+            _entry(url, headers, agent=agent, when=f"2026-11-02T10:{n // 60:02d}:{n % 60:02d}.000Z")
+        )
+    lines = [json.dumps(e) for e in entries]
+    for at in (50, 260, 261, 330):
+        lines.insert(at, "not json at all")
+    lines.insert(300, "")
+    jsonl = tmp_path / "split.jsonl"
+    jsonl.write_text("\n".join(lines) + '\n{"cut off', encoding="utf-8")
+    har_lines = tmp_path / "lines.har"
+    har_lines.write_text(
+        '{"log": {"version": "1.2", "creator": {"name": "t"}, "entries": [\n'
+        + ",\n".join(json.dumps(e) for e in entries)
+        + "\n]}}\n"
+    )
+    commas_first = tmp_path / "commas.har"  # the comma opening each entry's line
+    commas_first.write_text(
+        '{"log": {"version": "1.2", "entries": [\n' + "\n,".join(json.dumps(e) for e in entries) + "\n]}}"
+    )
+    pretty = tmp_path / "pretty.har"
+    pretty.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}, indent=2))
+    other = tmp_path / "other.jsonl"  # records of another shape in the second half: read in order
+    plain = [{"method": "POST", "url": f"{LEGACY}/db/t{n}", "headers": KEY} for n in range(100)]
+    other.write_text("\n".join([*lines[:200], *(json.dumps(p) for p in plain), *lines[200:]]) + "\n")
+    return {
+        "jsonl": jsonl,
+        "har": har_lines,
+        "har-commas-first": commas_first,
+        "pretty-har": pretty,
+        "other-records": other,
+    }
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "har", "har-commas-first", "pretty-har", "other-records"])
+def test_a_big_input_read_on_two_cores_gives_what_one_pass_gives(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain JSON-lines or one-entry-per-line HAR file over the split size is read half in a child
+    process: the groups, counts, first/last seen, line numbers and unreadable lines are those of one pass
+    (a pretty-printed HAR, or records of another shape, are read in order whatever the size)."""
+    path = _split_inputs(tmp_path)[kind]
+    one_pass = _run(tmp_path, path, capsys=capsys)
+    monkeypatch.setattr(inputs, "SPLIT_MIN", 0)
+    started, merged = [], []
+    pool, merge = inputs.ProcessPoolExecutor, inputs._merge
+
+    class Pool(pool):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(inputs, "_merge", lambda *a: merged.append(1) or merge(*a))
+    split = _run(tmp_path, path, capsys=capsys)
+    wanted = {"pretty-har": (0, 0), "other-records": (1, 0)}.get(kind, (1, 1))
+    assert (len(started), len(merged)) == wanted, "Expected: the split wherever it can stay exact"
+    for key in ("groups", "unreadable", "inputs", "requests"):
+        assert split[3].get(key) == one_pass[3].get(key), key
+    assert split[0] == one_pass[0]
+    assert split[3]["groups"], "the audit found requests"

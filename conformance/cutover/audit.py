@@ -65,6 +65,7 @@ from conformance.cutover.audit_model import (
     Tally,
     sample_line,
 )
+from conformance.cutover.inputs import read_inputs
 from conformance.cutover.traffic import (
     FORMATS,
     BadLines,
@@ -74,7 +75,6 @@ from conformance.cutover.traffic import (
     body_class,
     client_family,
     expand,
-    read_inputs,
 )
 from conformance.transport.client import EVENT_PATH
 

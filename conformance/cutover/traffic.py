@@ -69,6 +69,10 @@ class TrafficError(Exception):
     """An input cannot be read as recorded traffic at all; the message says why in one sentence."""
 
 
+class Unsplit(Exception):
+    """The first half of a HAR file read on two cores does not end at an entry's end: read it whole."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     """One recorded request. ``headers`` None: the format records none (access logs); ``body`` None: the
@@ -161,72 +165,6 @@ def _open(name: str) -> tuple[IO[bytes], IO[bytes]]:
         reader = zstandard.ZstdDecompressor().stream_reader(stream)
         return reader, stream  # type: ignore[return-value,unused-ignore]
     return stream, stream
-
-
-def read_inputs(
-    names: Iterable[str],
-    fmt: str,
-    bad: BadLines,
-    inputs: list[Input],
-    progress: Callable[[], None],
-    aggregate: bool = False,
-) -> Iterator[Recorded]:
-    """Every request of every input, streamed; ``inputs`` gets one :class:`Input` per input as it opens.
-    ``aggregate``: an access log's requests come counted by kind (:func:`_access_log_counted`)."""
-    for name in names:
-        stream, beneath = _open(name)
-        current = Input(name if name != "-" else "(stdin)")
-        inputs.append(current)
-        try:
-            yield from _read_one(stream, current, fmt, bad, progress, aggregate)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise TrafficError(f"cannot read {current.name}: {exc}") from None
-        finally:
-            if name != "-":
-                stream.close()
-                beneath.close()
-
-
-def _read_one(
-    stream: IO[bytes],
-    current: Input,
-    fmt: str,
-    bad: BadLines,
-    progress: Callable[[], None],
-    aggregate: bool = False,
-) -> Iterator[Recorded]:
-    lines = iter(stream)
-    first = b""
-    for first in lines:
-        if first.strip():
-            break
-        current.lines += 1
-    else:
-        raise TrafficError(f"{current.name} is empty")
-    if b"\x00" in first[:4096]:
-        raise TrafficError(f"{current.name} is a binary file, not HAR, JSON lines or an access log")
-    found = fmt if fmt != "auto" else _detect(first)
-    current.format = found
-    if found == "har":
-        yield from _har(current, first, stream, progress, EntryCounter(current) if aggregate else None)
-        return
-    bad_before = bad.count
-    if found == "access-log" and aggregate:
-        yield from _access_log_counted(_chain(first, lines), current, bad, progress)
-    elif aggregate:
-        yield from _jsonl_counted(_chain(first, lines), current, bad, progress)
-    else:
-        reader = _jsonl_line if found == "jsonl" else _access_line
-        for number, line in _numbered(_chain(first, lines), current, progress):
-            recorded = reader(line, number, current, bad)
-            if recorded is not None:
-                current.requests += 1
-                yield recorded
-    if found == "access-log" and not current.requests and bad.count - bad_before == current.lines:
-        raise TrafficError(
-            f"{current.name}: no line is an access-log line (common or combined format), and the file is "
-            "not HAR or JSON lines"
-        )
 
 
 @dataclass(slots=True)
@@ -369,10 +307,14 @@ def _har(
     stream: IO[bytes],
     progress: Callable[[], None],
     counter: EntryCounter | None = None,
+    part: bool = False,
 ) -> Iterator[Recorded]:
     """A HAR file's ``log.entries``, one entry at a time: the document is never held whole, so a capture
     of a million requests costs the memory of one entry and one chunk. Each entry is decoded with the
-    standard library's JSON decoder from a sliding window of text. ``counter``: count them by kind."""
+    standard library's JSON decoder from a sliding window of text. ``counter``: count them by kind.
+    ``part``: ``stream`` ends at an entry's end inside ``log.entries`` (the first half of a file read on
+    two cores, ``conformance.cutover.inputs``); the counted kinds stay in ``counter``; :class:`Unsplit`
+    when an entry goes on past the end."""
     decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
     text = decode(first)
     whole = True  # ``text`` still holds the whole input read so far
@@ -405,9 +347,13 @@ def _har(
         raise TrafficError(f"{current.name} has no log.entries list: not a HAR file")
     decoder = json.JSONDecoder()
     at, number = found.end(), 0
+    one_per_line = True  # entries one per line (as the suite writes traffic.har): read each with orjson
     while True:
         at = _BETWEEN.match(text, at).end()  # type: ignore[union-attr]
         if at >= len(text):
+            if eof and part:
+                current.lines = number
+                return
             if eof:
                 raise TrafficError(f"{current.name} ends inside log.entries: a HAR file cut short")
             text, at = text[at:], 0
@@ -415,9 +361,15 @@ def _har(
             continue
         if text[at] == "]":
             break
+        entry, end = _line_entry(text, at) if one_per_line else (None, 0)
+        if entry is None:
+            one_per_line = one_per_line and number > 0  # a pretty-printed file: no further tries
         try:
-            entry, end = decoder.raw_decode(text, at)
+            if entry is None:
+                entry, end = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
+            if eof and part:
+                raise Unsplit(current.name) from None
             if eof:
                 raise TrafficError(f"{current.name}: entry {number + 1} is not JSON ({exc.msg})") from None
             text, at = text[at:], 0  # the entry goes on in the next chunk
@@ -436,6 +388,22 @@ def _har(
     current.lines = number
     if counter is not None:
         yield from counter.recorded()
+
+
+def _line_entry(text: str, at: int) -> tuple[Any, int]:
+    """The entry at ``at`` when it fills the rest of its line (``{...},``), read by orjson (some times faster
+    than the standard library's raw_decode); (None, 0) when the line is not one whole JSON value, and the
+    caller decodes from ``at`` as usual. A whole value from ``at`` is the value raw_decode would read."""
+    newline = text.find("\n", at)
+    if newline < 0:
+        return None, 0
+    line = text[at:newline].rstrip(" \t\r,")
+    if not line.endswith("}"):
+        return None, 0
+    try:
+        return orjson.loads(line), newline
+    except orjson.JSONDecodeError:
+        return None, 0
 
 
 def _from_har_entry(number: int, entry: dict[str, Any], source: str) -> Recorded:
@@ -596,10 +564,16 @@ def _recorded_version(entry: dict[str, Any]) -> str | None:
 
 
 def _jsonl_counted(
-    lines: Iterator[bytes], current: Input, bad: BadLines, progress: Callable[[], None]
+    lines: Iterator[bytes],
+    current: Input,
+    bad: BadLines,
+    progress: Callable[[], None],
+    counter: EntryCounter | None = None,
 ) -> Iterator[Recorded]:
-    """JSON lines, HAR entries counted by kind (:class:`EntryCounter`), other records one by one."""
-    counter = EntryCounter(current)
+    """JSON lines, HAR entries counted by kind (:class:`EntryCounter`), other records one by one. With a
+    ``counter`` given, the counted kinds stay in it (the caller yields them)."""
+    given = counter is not None
+    counter = counter if counter is not None else EntryCounter(current)
     for number, line in _numbered(lines, current, progress):
         item = _json_object(line, number, current, bad)
         if item is None:
@@ -610,7 +584,8 @@ def _jsonl_counted(
             continue
         current.requests += 1
         yield _jsonl_record(item, number, current.name)
-    yield from counter.recorded()
+    if not given:
+        yield from counter.recorded()
 
 
 def _json_object(line: bytes, number: int, current: Input, bad: BadLines) -> dict[str, Any] | None:

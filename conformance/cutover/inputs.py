@@ -1,0 +1,297 @@
+"""The audit's inputs, opened and read one after the other; a big one on two cores.
+
+Each input is opened by :func:`~conformance.cutover.traffic._open` (gzip and zstd told by their content),
+its format told by its first line, and read by its format's reader in ``traffic``. Counting HAR entries by
+kind (:class:`~conformance.cutover.traffic.EntryCounter`) is mostly decoding each entry's JSON, so a plain
+file of JSON lines, or a HAR file whose entries are one per line (as the suite writes traffic.har), is cut
+at the newline nearest its middle: a forked child counts the second half while this process reads the
+first, and the child's kinds, counts, line numbers and unreadable lines are merged in as if read in order.
+Whatever the child meets that the split cannot keep exact (a line that is not a HAR entry, an entry over
+several lines) ends its half with ``None``, and this process reads that half itself: the result never
+depends on the split. Compressed inputs, standard input and small files are read in one pass.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+import orjson
+
+from conformance.cutover.traffic import (
+    SAMPLE_LINES,
+    SHOWN_BAD,
+    BadLines,
+    EntryCounter,
+    Input,
+    Kind,
+    Recorded,
+    TrafficError,
+    Unsplit,
+    _access_line,
+    _access_log_counted,
+    _chain,
+    _detect,
+    _har,
+    _jsonl_counted,
+    _jsonl_line,
+    _numbered,
+    _open,
+)
+
+SPLIT_MIN = 48 << 20  # bytes: a smaller input is read in one pass (the fork would cost what it saves)
+PROBE_LINES = 3  # HAR: the lines after the cut that must each hold one whole entry to split
+
+
+def read_inputs(
+    names: Iterable[str],
+    fmt: str,
+    bad: BadLines,
+    inputs: list[Input],
+    progress: Callable[[], None],
+    aggregate: bool = False,
+) -> Iterator[Recorded]:
+    """Every request of every input, streamed; ``inputs`` gets one :class:`Input` per input as it opens.
+    ``aggregate``: requests come counted by kind (one :class:`Recorded` per kind, with its count)."""
+    for name in names:
+        stream, beneath = _open(name)
+        current = Input(name if name != "-" else "(stdin)")
+        inputs.append(current)
+        try:
+            plain = name != "-" and stream is beneath
+            yield from _read_one(stream, current, fmt, bad, progress, aggregate, name if plain else None)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise TrafficError(f"cannot read {current.name}: {exc}") from None
+        finally:
+            if name != "-":
+                stream.close()
+                beneath.close()
+
+
+def _read_one(
+    stream: IO[bytes],
+    current: Input,
+    fmt: str,
+    bad: BadLines,
+    progress: Callable[[], None],
+    aggregate: bool,
+    path: str | None,
+) -> Iterator[Recorded]:
+    """One input; ``path``: the plain file it is (None: compressed or standard input), which may split."""
+    lines = iter(stream)
+    first = b""
+    for first in lines:
+        if first.strip():
+            break
+        current.lines += 1
+    else:
+        raise TrafficError(f"{current.name} is empty")
+    if b"\x00" in first[:4096]:
+        raise TrafficError(f"{current.name} is a binary file, not HAR, JSON lines or an access log")
+    found = fmt if fmt != "auto" else _detect(first)
+    current.format = found
+    offset = _cut(stream, path) if aggregate and path is not None and found in ("har", "jsonl") else None
+    if found == "har":
+        if offset is not None and path is not None and _entries_per_line(path, offset):
+            yield from _har_split(current, first, stream, progress, offset)
+        else:
+            yield from _har(current, first, stream, progress, EntryCounter(current) if aggregate else None)
+        return
+    bad_before = bad.count
+    if found == "access-log" and aggregate:
+        yield from _access_log_counted(_chain(first, lines), current, bad, progress)
+    elif aggregate and offset is not None:
+        yield from _jsonl_split(current, first, stream, bad, progress, offset)
+    elif aggregate:
+        yield from _jsonl_counted(_chain(first, lines), current, bad, progress)
+    else:
+        reader = _jsonl_line if found == "jsonl" else _access_line
+        for number, line in _numbered(_chain(first, lines), current, progress):
+            recorded = reader(line, number, current, bad)
+            if recorded is not None:
+                current.requests += 1
+                yield recorded
+    if found == "access-log" and not current.requests and bad.count - bad_before == current.lines:
+        raise TrafficError(
+            f"{current.name}: no line is an access-log line (common or combined format), and the file is "
+            "not HAR or JSON lines"
+        )
+
+
+# ------------------------------------------------------------------------------------ two cores, one file
+
+
+@dataclass
+class Half:
+    """What the child counted in the second half: kinds by key, lines (HAR: entries) and requests read,
+    unreadable lines (the first few as (line within the half, why))."""
+
+    kinds: dict[tuple[Any, ...], Kind]
+    lines: int = 0
+    requests: int = 0
+    bad: int = 0
+    shown: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _cut(stream: IO[bytes], path: str) -> int | None:
+    """The offset of the line nearest the middle of the file; None when the file is small, the machine
+    has one core, or no fork (spawning would import everything again)."""
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    try:
+        size = os.fstat(stream.fileno()).st_size
+        here = stream.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    if size < SPLIT_MIN:
+        return None
+    with open(path, "rb") as probe:
+        probe.seek(max(here, size // 2))
+        probe.readline()
+        offset = probe.tell()
+    return offset if offset < size else None
+
+
+def _entries_per_line(path: str, offset: int) -> bool:
+    """HAR: the lines from ``offset`` each hold one whole entry (``{...},``)."""
+    with open(path, "rb") as probe:
+        probe.seek(offset)
+        return all(_har_line(probe.readline()) is not None for _ in range(PROBE_LINES))
+
+
+def _har_line(line: bytes) -> dict[str, Any] | None:
+    text = line.strip().strip(b",").strip()  # "{...}," or ",{...}": one entry, its comma on either side
+    if not text.startswith(b"{"):
+        return None
+    try:
+        entry = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("request"), dict) else None
+
+
+def count_half(path: str, offset: int, har: bool) -> Half | None:
+    """In the child: the entries from ``offset`` to the end (HAR: to the end of ``log.entries``), counted
+    by kind and numbered from 1 within the half; None where the split cannot stay exact."""
+    counter = EntryCounter(Input(path))
+    half = Half(counter.kinds)
+    number = 0
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        for line in stream:
+            number += 1
+            if har:
+                if line.lstrip().startswith(b"]"):
+                    break
+                entry = _har_line(line)
+                if entry is None:
+                    return None
+            else:
+                if not line.strip():
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    half.bad += 1
+                    if len(half.shown) < SHOWN_BAD:
+                        half.shown.append(
+                            (number, "not JSON" + (" (cut off?)" if line[-1:] != b"\n" else ""))
+                        )
+                    continue
+                if not isinstance(entry, dict):
+                    half.bad += 1
+                    if len(half.shown) < SHOWN_BAD:
+                        half.shown.append((number, "not a JSON object"))
+                    continue
+                if not isinstance(entry.get("request"), dict):
+                    return None  # a record of another shape: the caller reads it one by one, in order
+            half.requests += 1
+            counter.add(number, entry)
+    half.lines = number if not har else half.requests
+    return half
+
+
+def _merge(counter: EntryCounter, half: Half, before: int, current: Input, bad: BadLines) -> None:
+    """Fold the child's half into ``counter`` as if read in order: its numbers follow the first half's
+    ``before``; kinds keep the order in which they were first seen."""
+    for key, kind in half.kinds.items():
+        lines = [n + before for n in kind.lines]
+        seen = counter.kinds.get(key)
+        if seen is None:
+            kind.example = replace(kind.example, line=kind.example.line + before, source=current.name)
+            kind.lines = lines
+            counter.kinds[key] = kind
+            continue
+        seen.count += kind.count
+        for moment in (kind.first, kind.last):
+            if moment is not None:
+                seen.first = moment if seen.first is None or moment < seen.first else seen.first
+                seen.last = moment if seen.last is None or moment > seen.last else seen.last
+        seen.lines = (seen.lines + lines)[:SAMPLE_LINES]
+    for number, why in half.shown:
+        bad.add(current.name, number + before, why)
+    bad.count += half.bad - len(half.shown)
+    current.lines = before + half.lines
+    current.requests += half.requests
+
+
+class _Upto(io.RawIOBase):
+    """``stream`` up to byte ``end`` (the first half)."""
+
+    def __init__(self, stream: IO[bytes], end: int) -> None:
+        self.stream, self.left = stream, end - stream.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            return 0
+        data = self.stream.read(min(len(buffer), self.left))
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+def _jsonl_split(
+    current: Input, first: bytes, stream: IO[bytes], bad: BadLines, progress: Callable[[], None], offset: int
+) -> Iterator[Recorded]:
+    assert current.name != "(stdin)"
+    counter = EntryCounter(current)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(count_half, current.name, offset, False)
+        head = io.BufferedReader(_Upto(stream, offset))
+        yield from _jsonl_counted(_chain(first, iter(head)), current, bad, progress, counter)
+        half = future.result()
+    if half is None:  # the child met a record of another shape: the second half in order, here
+        stream.seek(offset)
+        yield from _jsonl_counted(iter(stream), current, bad, progress, counter)
+    else:
+        _merge(counter, half, current.lines, current, bad)
+    yield from counter.recorded()
+
+
+def _har_split(
+    current: Input, first: bytes, stream: IO[bytes], progress: Callable[[], None], offset: int
+) -> Iterator[Recorded]:
+    counter, resume = EntryCounter(current), stream.tell()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(count_half, current.name, offset, True)
+        try:
+            yield from _har(current, first, io.BufferedReader(_Upto(stream, offset)), progress, counter, True)
+            half = future.result()
+        except Unsplit:
+            half = None
+    if half is None:  # an entry over several lines somewhere: the whole file again, in one pass
+        stream.seek(resume)
+        current.lines = current.requests = 0
+        yield from _har(current, first, stream, progress, EntryCounter(current))
+        return
+    _merge(counter, half, current.lines, current, BadLines())
+    yield from counter.recorded()
