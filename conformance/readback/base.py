@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,6 +15,53 @@ from conformance.transport.exchange import Exchange
 BATCH = 50
 Record = dict[str, Any]
 Check = Callable[[Record], str | None]
+
+
+PACK_ABOVE = 64 * 1024  # characters of string values: records holding more are kept compressed
+
+
+class PackedRecords(list[Record]):
+    """The records read back for one probe, kept pickled and compressed while the run holds them: a
+    padded probe's record holds about 1 MB of one repeated character (the size and cutover probes). Its
+    length and truth are known without unpacking; items and iteration unpack (exactly: pickle)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        super().__init__()
+        self.size = len(records)
+        self.packed = zlib.compress(pickle.dumps(records), 1)
+
+    def unpacked(self) -> list[Record]:
+        records: list[Record] = pickle.loads(zlib.decompress(self.packed))
+        return records
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.unpacked())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.unpacked()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self.unpacked() == (other.unpacked() if isinstance(other, PackedRecords) else other)
+
+    __hash__ = None  # type: ignore[assignment,unused-ignore]
+
+    def __repr__(self) -> str:
+        return repr(self.unpacked())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PackedRecords, (self.unpacked(),))
+
+
+def kept(records: list[Record]) -> list[Record]:
+    """``records`` as a run keeps them: compressed when their string values are big."""
+    size = sum(len(v) for r in records for v in r.values() if isinstance(v, str))
+    return PackedRecords(records) if size > PACK_ABOVE else records
 
 
 class ReadbackError(Exception):

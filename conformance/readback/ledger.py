@@ -24,7 +24,15 @@ from collections.abc import Callable, Iterable
 
 from conformance.contract.fields import top_level_names
 from conformance.contract.model import Ingest
-from conformance.readback.base import Barriers, Expected, ReadbackError, Record, RecordSource
+from conformance.readback.base import (
+    Barriers,
+    Expected,
+    PackedRecords,
+    ReadbackError,
+    Record,
+    RecordSource,
+    kept,
+)
 
 # The wait ends when every MUST record has arrived and the last probe sent has had as long as the slowest
 # arrival seen took, plus this margin (a fraction of it, at least MIN_MARGIN seconds).
@@ -60,6 +68,9 @@ class Ledger:
         self.stopped = "nothing to read back"  # why the wait ended (results.json "readback")
         self.progress: Progress | None = None
         self._lock = threading.Lock()
+        # Per probe record, what every poll asks of its sent body (fields, time values): read once, as a
+        # big body is kept compressed (conformance.transport.exchange).
+        self._sent: dict[tuple[str, str], tuple[list[str], list[int], int]] = {}
 
     def add(self, entry: Expected) -> None:
         with self._lock:
@@ -185,21 +196,64 @@ class Ledger:
             groups[(entry.target, entry.database, entry.table, window)].append(entry)
             if not self.readbacks[entry.target].windowed:
                 continue  # the window is ignored: the one read already holds every record
-            for value in sent_times(entry):
+            for value in self._sent_of(entry)[1]:
                 if not window[0] <= value < window[1]:
                     groups[(entry.target, entry.database, entry.table, (value, value + 1))].append(entry)
         by_id: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
         for (target, database, table, span), group in groups.items():
             ids = list(dict.fromkeys(e.conformance_id for e in group))
-            fields = list(dict.fromkeys(f for e in group for f in top_level_names(e.exchange.request.body)))
-            for record in self.readbacks[target].records(database, table, ids, span, fields):
-                by_id[(target, database, table, str(record.get("conformance_id")))].append(record)
+            fields = list(dict.fromkeys(f for e in group for f in self._sent_of(e)[0]))
+            source = self.readbacks[target]
+            # A backend that reads a batch of IDs a request (protocol v1) is asked a batch at a time, and
+            # each batch's records kept as they come (compressed when big): a read of many padded probes
+            # never holds them all at once.
+            sizes = {e.conformance_id: self._sent_of(e)[2] for e in group}
+            for batch in _batches(ids, sizes, getattr(source, "batch", None)):
+                touched = set()
+                for record in source.records(database, table, batch, span, fields):
+                    key = (target, database, table, str(record.get("conformance_id")))
+                    found = by_id[key]
+                    if isinstance(found, PackedRecords):
+                        found = by_id[key] = found.unpacked()
+                    found.append(record)
+                    touched.add(key)
+                for key in touched:
+                    by_id[key] = kept(by_id[key])
         for entry in entries:
             entry.records = by_id.get((entry.target, entry.database, entry.table, entry.conformance_id), [])
             if entry.records and entry.arrived_after is None:
                 unseen_until = previous if previous is not None else entry.sent_at
                 entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
         return polled
+
+    def _sent_of(self, entry: Expected) -> tuple[list[str], list[int], int]:
+        """The sent body's top-level field names, its ``time`` values and its size."""
+        key = (entry.target, entry.conformance_id)
+        found = self._sent.get(key)
+        if found is None:
+            body = entry.exchange.request.body
+            found = self._sent[key] = (top_level_names(body), sent_times(entry), len(body))
+        return found
+
+
+BATCH_BYTES = 8 << 20  # sent bytes a batched read asks back at most (unless one record is bigger)
+
+
+def _batches(ids: list[str], sizes: dict[str, int], most: int | None) -> Iterable[list[str]]:
+    """``ids`` in batches of at most ``most`` (None: all at once) and about BATCH_BYTES of sent records."""
+    if most is None:
+        yield ids
+        return
+    batch: list[str] = []
+    held = 0
+    for cid in ids:
+        if batch and (len(batch) >= most or held + sizes.get(cid, 0) > BATCH_BYTES):
+            yield batch
+            batch, held = [], 0
+        batch.append(cid)
+        held += sizes.get(cid, 0)
+    if batch:
+        yield batch
 
 
 def run_window(entries: list[Expected]) -> tuple[int, int]:

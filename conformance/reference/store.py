@@ -44,7 +44,10 @@ class Store:
         self.path = path
         self.lag = lag
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # MEMORY: SQLite's private temporary database (file name ""), which spills to a temporary file
+        # beyond its page cache, so a long run's padded records (about 1 MB each) do not stay in memory.
+        name = "" if path == MEMORY else path
+        self._conn = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
         with self._lock:
             if path != MEMORY:
                 self._conn.execute("PRAGMA journal_mode=WAL")
