@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.contract.catalog import catalog
+from conformance.contract.hosts import version_of_host
 from conformance.contract.model import (
     V2_BODY_CAP,
     Authorization,
@@ -241,3 +242,22 @@ def test_longer_names_than_the_profile_allows_are_only_reported() -> None:
     assert e.statuses == {200, 400}
     assert e.ingest is Ingest.MAY
     assert "NAME-05" in e.clauses
+
+
+@pytest.mark.parametrize(
+    ("host", "version"),
+    [
+        pytest.param("us01.records.in.treasuredata.com", "v2", id="v2-region"),
+        pytest.param("AP02.Records.In.TreasureData.com.", "v2", id="v2-any-case-trailing-dot"),
+        pytest.param("in.treasuredata.com", "legacy", id="legacy"),
+        pytest.param("tokyo.in.treasuredata.com", "legacy", id="legacy-region"),
+        pytest.param("records.in.treasuredata.com.evil.example", None, id="lookalike"),
+        pytest.param("notin.treasuredata.com", None, id="suffix-without-dot"),
+        pytest.param("127.0.0.1", None, id="loopback"),
+    ],
+)
+def test_the_host_says_the_version_only_for_treasure_datas_own_hosts(host: str, version: str | None) -> None:
+    """docs/contract.md (--api-version): *.records.in.treasuredata.com is v2; in.treasuredata.com and
+    <region>.in.treasuredata.com are legacy; any other host says nothing (one rule for the plugin and the
+    audit)."""
+    assert version_of_host(host) == version

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
+from conformance.contract.hosts import version_of_host
 from conformance.contract.model import (
     V2_BODY_CAP,
     Authorization,
@@ -92,15 +93,11 @@ class Versions:
 
     def of_host(self, host: str, recorded: str | None = None) -> str | None:
         """The version of a request to ``host`` (lowercase)."""
-        if host in self.v2_hosts or host.endswith(".records.in.treasuredata.com"):
+        if host in self.v2_hosts:
             return "v2"
-        if (
-            host in self.legacy_hosts
-            or host == "in.treasuredata.com"
-            or host.endswith(".in.treasuredata.com")
-        ):
+        if host in self.legacy_hosts:
             return "legacy"
-        return recorded or self.default
+        return version_of_host(host) or recorded or self.default
 
 
 def _body_kind(body: bytes | None) -> Body:

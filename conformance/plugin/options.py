@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conformance.contract.hosts import version_of_host
 from conformance.contract.model import is_valid_name
 from conformance.contract.profile import ProfileError, load_profile
 from conformance.engine.options import OPTIONS as OPTION_TABLE
@@ -37,7 +38,6 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 # The run ID as results.schema.json accepts it ("run_id"): what the option takes, the report takes.
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-LEGACY_HOSTS = ("in.treasuredata.com",)
 
 
 def refuse_mistyped_options(parser: pytest.Parser, args: list[str]) -> None:
@@ -101,14 +101,8 @@ def _number(value: Any, flag: str, kind: type[float] | type[int], minimum: float
 
 
 def infer_version(url: str) -> str | None:
-    """docs/contract.md: *.records.in.treasuredata.com is v2; in.treasuredata.com and <region>.in... are
-    legacy."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host.endswith(".records.in.treasuredata.com"):
-        return "v2"
-    if host in LEGACY_HOSTS or host.endswith(".in.treasuredata.com"):
-        return "legacy"
-    return None
+    """The version a Treasure Data target URL's host serves (conformance.contract.hosts)."""
+    return version_of_host(urlsplit(url).hostname or "")
 
 
 def _target(
