@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
 from conformance.readback import WINDOW_SLACK, ReadbackError, RecordSource
+from conformance.readback.base import poll
 from conformance.transport.client import EVENT_PATH, NoConnection, TargetError, Throttled, Transport
 from conformance.transport.exchange import Exchange
 
@@ -99,17 +100,12 @@ def _arrives(
 
     Each look is restricted to the time around the send (a td read-back needs a window, as the run's own
     read-back: the canary's ``time`` is its receive time, within WINDOW_SLACK of ``sent_at``)."""
-    end = time.monotonic() + settle
-    interval = POLL_FIRST
-    while True:
+
+    def look(_: float) -> bool:
         window = (int(sent_at - WINDOW_SLACK), int(time.time() + WINDOW_SLACK))
         try:
-            if readback.records(database, table, [cid], window):
-                return True
+            return bool(readback.records(database, table, [cid], window))
         except ReadbackError as exc:
             raise TargetError(f"preflight: {exc}") from None
-        left = end - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(interval, left))
-        interval = min(interval * 2, POLL_MAX)
+
+    return poll(look, time.monotonic() + settle, POLL_FIRST, POLL_MAX)

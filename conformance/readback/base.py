@@ -64,6 +64,23 @@ def kept(records: list[Record]) -> list[Record]:
     return PackedRecords(records) if size > PACK_ABOVE else records
 
 
+def poll(
+    look: Callable[[float], bool], deadline: float, first: float, most: float, factor: float = 2.0
+) -> bool:
+    """Call ``look(seconds left)`` until it answers True (then True) or the ``time.monotonic()`` deadline
+    has passed (then False); at least once. Between looks: ``first`` seconds, growing by ``factor`` up to
+    ``most``, never past the deadline. The one polling loop of the run's read-back and the preflight."""
+    interval = first
+    while True:
+        if look(max(deadline - time.monotonic(), 0.0)):
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(interval, left))
+        interval = min(interval * factor, most)
+
+
 class ReadbackError(Exception):
     """The read-back service failed; the message is redacted and says what to check."""
 

@@ -32,6 +32,7 @@ from conformance.readback.base import (
     Record,
     RecordSource,
     kept,
+    poll,
 )
 
 # The wait ends when every MUST record has arrived and the last probe sent has had as long as the slowest
@@ -152,21 +153,19 @@ class Ledger:
         # No record can have settled sooner than the margin after the last send: the first look waits that
         # long, so that a prompt target is judged in one poll (on td, each poll is a billed query per table).
         time.sleep(max(0.0, min(self.last_send + MIN_MARGIN, deadline) - time.monotonic()))
-        while True:
+
+        def look(left: float) -> bool:
+            nonlocal previous
             previous = self._read(entries, previous)
-            now = time.monotonic()
-            left = deadline - now
             found = sum(1 for e in must if e.records)
             if self.progress is not None and self.settle > 0:
-                self.progress(found, len(must), max(left, 0.0))
-            if self._settled(entries, must, now):
-                self.stopped = "barrier + margin" if self.barrier_entries else "all arrived"
-                return
-            if left <= 0:
-                self.stopped = "settle reached"
-                return
-            time.sleep(min(interval, left))
-            interval = min(interval * BACKOFF, interval_max)
+                self.progress(found, len(must), max(deadline - time.monotonic(), 0.0))
+            return self._settled(entries, must, time.monotonic())
+
+        if poll(look, deadline, interval, interval_max, BACKOFF):
+            self.stopped = "barrier + margin" if self.barrier_entries else "all arrived"
+        else:
+            self.stopped = "settle reached"
 
     def _settled(self, entries: list[Expected], must: list[Expected], now: float) -> bool:
         """Every MUST record arrived, and the last probe sent has had the slowest arrival seen plus a margin.
