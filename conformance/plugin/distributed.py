@@ -14,7 +14,7 @@ import pickle
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -126,8 +126,6 @@ def run_deferred_checks(session: pytest.Session, run: Run) -> None:
     the controller logs them (terminal, exit status, --junitxml) as if they had run there; every check's
     outcome is in the worker's outcomes, and so in the reports.
     """
-    from _pytest.runner import runtestprotocol
-
     checks = [c for c in run.deferred_checks if getattr(c, "origin_nodeid", None) in run.ran_here]
     run.deferred_checks = []
     config = session.config
@@ -140,11 +138,31 @@ def run_deferred_checks(session: pytest.Session, run: Run) -> None:
             break
         nextitem = checks[index + 1] if index + 1 < len(checks) else None
         with run.current.running(item.nodeid, marked_clauses(item)):
-            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            reports = _run_unlogged(item, nextitem)
         for report in reports:
             if report.failed:  # passes and skips are in the reports; the terminal counts failures
                 data = config.hook.pytest_report_to_serializable(config=config, report=report)
                 run.deferred_reports.append(data)
+
+
+def _run_unlogged(item: pytest.Item, nextitem: pytest.Item | None) -> list[pytest.TestReport]:
+    """Set up, call and tear down ``item`` through its public hooks, making its reports without logging
+    them (the worker's xdist channel would announce an item the controller never scheduled)."""
+    hooks = item.ihook
+    phases: list[tuple[Literal["setup", "call", "teardown"], Any]] = [
+        ("setup", lambda: hooks.pytest_runtest_setup(item=item)),
+        ("call", lambda: hooks.pytest_runtest_call(item=item)),
+        ("teardown", lambda: hooks.pytest_runtest_teardown(item=item, nextitem=nextitem)),
+    ]
+    reports: list[pytest.TestReport] = []
+    for when, run_phase in phases:
+        if when == "call" and not reports[0].passed:
+            continue  # a failed or skipped setup: no call, as pytest does
+        call = pytest.CallInfo.from_call(
+            run_phase, when=when, reraise=(pytest.exit.Exception, KeyboardInterrupt)
+        )
+        reports.append(hooks.pytest_runtest_makereport(item=item, call=call))
+    return reports
 
 
 def log_deferred_reports(config: pytest.Config, reports: list[dict[str, Any]]) -> None:
