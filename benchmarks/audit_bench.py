@@ -1,6 +1,7 @@
 """The cutover audit on production-sized traffic: a million requests as an access log, JSON lines and HAR.
 
-    python benchmarks/audit_bench.py [--requests 1000000] [--formats access-log,jsonl,har] [--keep DIR]
+    python benchmarks/audit_bench.py [--requests 1000000] [--formats access-log,jsonl,har,har-pretty]
+                                      [--keep DIR]
 
 Writes synthetic traffic (40 tables, 300 User-Agent strings of a dozen clients, 30 % query keys of their
 own, 2 % bearer tokens of their own, one garbage line in a thousand), audits each file with
@@ -49,9 +50,15 @@ def _request(rng: random.Random) -> tuple[str, str, dict[str, str], str]:
 
 def write(kind: str, count: int, directory: Path, seed: int = 1) -> Path:
     rng = random.Random(seed)
-    path = directory / {"access-log": "access.log", "jsonl": "traffic.jsonl", "har": "traffic.har"}[kind]
+    names = {
+        "access-log": "access.log",
+        "jsonl": "traffic.jsonl",
+        "har": "traffic.har",
+        "har-pretty": "pretty.har",
+    }
+    path = directory / names[kind]
     with path.open("w", encoding="utf-8") as out:
-        if kind == "har":
+        if kind.startswith("har"):
             out.write('{"log": {"version": "1.2", "creator": {"name": "bench"}, "entries": [\n')
         for n in range(count):
             method, target, headers, body = _request(rng)
@@ -77,9 +84,11 @@ def write(kind: str, count: int, directory: Path, seed: int = 1) -> Path:
             }
             if kind == "jsonl":
                 out.write(json.dumps(entry) + "\n")
+            elif kind == "har-pretty":  # as a browser exports it: every value on a line of its own
+                out.write(("," if n else "") + json.dumps(entry, indent=2) + "\n")
             else:
                 out.write(("," if n else "") + json.dumps(entry) + "\n")
-        if kind == "har":
+        if kind.startswith("har"):
             out.write("]}}\n")
     return path
 
@@ -118,7 +127,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=1_000_000)
-    parser.add_argument("--formats", default="access-log,jsonl,har")
+    parser.add_argument("--formats", default="access-log,jsonl,har,har-pretty")
     parser.add_argument("--keep", type=Path, help="write the traffic files here (and keep them)")
     options = parser.parse_args()
     directory = options.keep or Path(tempfile.mkdtemp(prefix="audit-bench-"))

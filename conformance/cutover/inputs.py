@@ -2,19 +2,20 @@
 
 Each input is opened by :func:`~conformance.cutover.traffic._open` (gzip and zstd told by their content),
 its format told by its first line, and read by its format's reader in ``traffic``. Counting HAR entries by
-kind (:class:`~conformance.cutover.traffic.EntryCounter`) is mostly decoding each entry's JSON, so a plain
-file of JSON lines, or a HAR file whose entries are one per line (as the suite writes traffic.har), is cut
-at the newline nearest its middle: a forked child counts the second half while this process reads the
+kind (:class:`~conformance.cutover.traffic.EntryCounter`) is mostly decoding each entry's JSON, so a big
+plain file of JSON lines or HAR is cut near its middle (JSON lines: at a line; HAR: where an entry begins,
+one entry a line or pretty-printed): a forked child counts the second half while this process reads the
 first, and the child's kinds, counts, line numbers and unreadable lines are merged in as if read in order.
-Whatever the child meets that the split cannot keep exact (a line that is not a HAR entry, an entry over
-several lines) ends its half with ``None``, and this process reads that half itself: the result never
-depends on the split. Compressed inputs, standard input and small files are read in one pass.
+Whatever the split cannot keep exact (a JSON line that is not a HAR entry, a HAR cut inside an entry) ends
+with this process reading that half, or the whole HAR, itself: the result never depends on the split.
+Compressed inputs, standard input and small files are read in one pass.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +47,8 @@ from conformance.cutover.traffic import (
 )
 
 SPLIT_MIN = 48 << 20  # bytes: a smaller input is read in one pass (the fork would cost what it saves)
-PROBE_LINES = 3  # HAR: the lines after the cut that must each hold one whole entry to split
+SCAN_BYTES = 16 << 20  # HAR: how far past the middle an entry's start is looked for
+ENTRIES_OPENING = b'{"log": {"entries": ['  # what the child's HAR reader is given before its half
 
 
 def read_inputs(
@@ -98,8 +100,9 @@ def _read_one(
     current.format = found
     offset = _cut(stream, path) if aggregate and path is not None and found in ("har", "jsonl") else None
     if found == "har":
-        if offset is not None and path is not None and _entries_per_line(path, offset):
-            yield from _har_split(current, first, stream, progress, offset)
+        entry_at = _entry_start(path, offset) if offset is not None and path is not None else None
+        if entry_at is not None:
+            yield from _har_split(current, first, stream, progress, entry_at)
         else:
             yield from _har(current, first, stream, progress, EntryCounter(current) if aggregate else None)
         return
@@ -158,27 +161,43 @@ def _cut(stream: IO[bytes], path: str) -> int | None:
     return offset if offset < size else None
 
 
-def _entries_per_line(path: str, offset: int) -> bool:
-    """HAR: the lines from ``offset`` each hold one whole entry (``{...},``)."""
-    with open(path, "rb") as probe:
-        probe.seek(offset)
-        return all(_har_line(probe.readline()) is not None for _ in range(PROBE_LINES))
-
-
-def _har_line(line: bytes) -> dict[str, Any] | None:
-    text = line.strip().strip(b",").strip()  # "{...}," or ",{...}": one entry, its comma on either side
-    if not text.startswith(b"{"):
-        return None
-    try:
-        entry = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return entry if isinstance(entry, dict) and isinstance(entry.get("request"), dict) else None
+def _entry_start(path: str, offset: int) -> int | None:
+    """HAR: the start of a line at or after ``offset`` where a whole entry begins (a JSON object with a
+    ``request`` object: ``{`` or ``,{`` opening the line, one entry a line or pretty-printed); None when
+    none is found in the next SCAN_BYTES. A wrong guess costs time only: the first half must then end
+    inside an entry, and the file is read again in one pass (:class:`Unsplit`)."""
+    decoder = json.JSONDecoder()
+    size = 1 << 20
+    while size <= 2 * SCAN_BYTES:
+        with open(path, "rb") as probe:
+            probe.seek(offset)
+            window = probe.read(size).decode("utf-8", "replace")
+        at = 0
+        while at < min(len(window), SCAN_BYTES):
+            end = window.find("\n", at)
+            if end < 0:
+                break
+            line = window[at:end]
+            opening = line.lstrip(" \t\r,")
+            if opening.startswith("{"):
+                try:
+                    entry, _ = decoder.raw_decode(window, at + len(line) - len(opening))
+                except json.JSONDecodeError:
+                    break  # perhaps an entry longer than the window: look again in a bigger one
+                if isinstance(entry, dict) and isinstance(entry.get("request"), dict):
+                    return offset + len(window[:at].encode("utf-8"))
+            at = end + 1
+        if len(window) < size:
+            return None  # the end of the file
+        size *= 4
+    return None
 
 
 def count_half(path: str, offset: int, har: bool) -> Half | None:
     """In the child: the entries from ``offset`` to the end (HAR: to the end of ``log.entries``), counted
     by kind and numbered from 1 within the half; None where the split cannot stay exact."""
+    if har:
+        return _count_har_half(path, offset)
     counter = EntryCounter(Input(path))
     half = Half(counter.kinds)
     number = 0
@@ -186,35 +205,42 @@ def count_half(path: str, offset: int, har: bool) -> Half | None:
         stream.seek(offset)
         for line in stream:
             number += 1
-            if har:
-                if line.lstrip().startswith(b"]"):
-                    break
-                entry = _har_line(line)
-                if entry is None:
-                    return None
-            else:
-                if not line.strip():
-                    continue
-                try:
-                    entry = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    half.bad += 1
-                    if len(half.shown) < SHOWN_BAD:
-                        half.shown.append(
-                            (number, "not JSON" + (" (cut off?)" if line[-1:] != b"\n" else ""))
-                        )
-                    continue
-                if not isinstance(entry, dict):
-                    half.bad += 1
-                    if len(half.shown) < SHOWN_BAD:
-                        half.shown.append((number, "not a JSON object"))
-                    continue
-                if not isinstance(entry.get("request"), dict):
-                    return None  # a record of another shape: the caller reads it one by one, in order
+            if not line.strip():
+                continue
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                half.bad += 1
+                if len(half.shown) < SHOWN_BAD:
+                    half.shown.append((number, "not JSON" + (" (cut off?)" if line[-1:] != b"\n" else "")))
+                continue
+            if not isinstance(entry, dict):
+                half.bad += 1
+                if len(half.shown) < SHOWN_BAD:
+                    half.shown.append((number, "not a JSON object"))
+                continue
+            if not isinstance(entry.get("request"), dict):
+                return None  # a record of another shape: the caller reads it one by one, in order
             half.requests += 1
             counter.add(number, entry)
-    half.lines = number if not har else half.requests
+    half.lines = number
     return half
+
+
+def _count_har_half(path: str, offset: int) -> Half | None:
+    """The HAR entries from ``offset`` (an entry's start) to the end of ``log.entries``, read by the same
+    reader as a whole file; None when that reader finds the rest unreadable (the caller's one pass then
+    says why)."""
+    current = Input(path)
+    counter = EntryCounter(current)
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        try:
+            for _ in _har(current, ENTRIES_OPENING, stream, lambda: None, counter, flush=False):
+                pass
+        except TrafficError:
+            return None
+    return Half(counter.kinds, current.lines, current.requests)
 
 
 def _merge(counter: EntryCounter, half: Half, before: int, current: Input, bad: BadLines) -> None:
@@ -284,7 +310,8 @@ def _har_split(
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         future = pool.submit(count_half, current.name, offset, True)
         try:
-            yield from _har(current, first, io.BufferedReader(_Upto(stream, offset)), progress, counter, True)
+            head = io.BufferedReader(_Upto(stream, offset))
+            yield from _har(current, first, head, progress, counter, part=True, flush=False)
             half = future.result()
         except Unsplit:
             half = None

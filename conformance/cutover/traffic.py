@@ -308,13 +308,14 @@ def _har(
     progress: Callable[[], None],
     counter: EntryCounter | None = None,
     part: bool = False,
+    flush: bool = True,
 ) -> Iterator[Recorded]:
     """A HAR file's ``log.entries``, one entry at a time: the document is never held whole, so a capture
     of a million requests costs the memory of one entry and one chunk. Each entry is decoded with the
     standard library's JSON decoder from a sliding window of text. ``counter``: count them by kind.
     ``part``: ``stream`` ends at an entry's end inside ``log.entries`` (the first half of a file read on
-    two cores, ``conformance.cutover.inputs``); the counted kinds stay in ``counter``; :class:`Unsplit`
-    when an entry goes on past the end."""
+    two cores, ``conformance.cutover.inputs``): :class:`Unsplit` when an entry goes on past the end.
+    ``flush``: yield the kinds counted (False: they stay in ``counter``, for the caller)."""
     decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
     text = decode(first)
     whole = True  # ``text`` still holds the whole input read so far
@@ -353,6 +354,8 @@ def _har(
         if at >= len(text):
             if eof and part:
                 current.lines = number
+                if counter is not None and flush:
+                    yield from counter.recorded()
                 return
             if eof:
                 raise TrafficError(f"{current.name} ends inside log.entries: a HAR file cut short")
@@ -386,7 +389,7 @@ def _har(
             else:
                 yield _from_har_entry(number, entry, current.name)
     current.lines = number
-    if counter is not None:
+    if counter is not None and flush:
         yield from counter.recorded()
 
 
