@@ -29,20 +29,13 @@ from conformance.contract.model import (
 from conformance.contract.profile import Profile
 from conformance.engine.checks import ConformanceFailure, check_status, fail
 from conformance.engine.context import Info, Ingestion
-from conformance.engine.probes import rebuild_note, sized_body, without_valid_key
-from conformance.transport.client import EVENT_PATH, Transport, event_path
+from conformance.engine.probes import on_target, send_shape
+from conformance.transport.client import Transport
 from conformance.transport.credentials import Credentials
 from conformance.transport.exchange import Exchange
 
 pytestmark = pytest.mark.responses
 
-# Bodies of each kind the contract model knows (a JSON object is always a probe record).
-RAW_BODIES: dict[Body, bytes] = {
-    Body.INVALID_JSON: b'{"conformance_id": "truncated", "text": ',
-    Body.NON_OBJECT: b'["conformance", 1]',
-    Body.EMPTY: b"",
-    Body.INVALID_UTF8: b'{"conformance_id": "bad-utf8", "text": "\xff\xfe"}',
-}
 LONG_NAME = "n" * 1024  # NAME-05 measures it; any answer but an undocumented status is fine here
 
 
@@ -60,52 +53,25 @@ class Post:
     chunked: bool = False
 
     def send(self, target: Transport) -> tuple[Exchange, RequestShape]:
-        """Send it to ``target``; return the exchange and the request's shape for the contract model.
+        """Send it to ``target`` as the engine sends any request shape (``probes.send_shape``: the run's
+        names, a body of its kind carrying a conformance_id, and to other names a well-formed unknown key
+        instead of the valid one, docs/contract.md "Probe records"); the exchange and the shape as sent."""
+        shape = on_target(target, self.shape(target.version))
+        return send_shape(target, shape), shape
 
-        To other names than the run's, every valid key goes out as a well-formed unknown one
-        (docs/contract.md,
-        "Probe records"); the shape keeps the valid key: EP-05 has the unknown key answered alike, so the
-        statuses the model allows are the same, and RESP-01 blames the same clauses.
-        """
-        database = self.database if self.database is not None else target.spec.database
-        table = self.table if self.table is not None else target.spec.table
-        credentials = self.credentials
-        if (database, table) != (target.spec.database, target.spec.table):
-            # Other names never get the valid key (docs/contract.md, "Probe records"); EP-05: answered alike.
-            credentials = without_valid_key(credentials)
-        raw_path = None
-        if self.path is PathShape.EMPTY_SEGMENT:
-            raw_path = f"{EVENT_PATH}//{event_path(database, table).rsplit('/', 1)[1]}"
-        elif self.path is PathShape.EXTRA_SEGMENT:
-            raw_path = event_path(database, table) + "/extra"
-        body: bytes | None = RAW_BODIES.get(self.body)
-        note, cid = "", None
-        if self.oversized:
-            body, cid = sized_body(target, V2_BODY_CAP + 1)
-            note = rebuild_note(body)
-        exchange = target.post(
-            credentials=credentials,
-            database=database,
-            table=table,
-            raw_path=raw_path,
-            body=body,
-            content_type=self.content_type,
-            chunked=self.chunked,
-            body_note=note,
-            conformance_id=cid,
-        )
-        shape = RequestShape(
-            target.version,
-            database=database,
-            table=table,
+    def shape(self, version: str) -> RequestShape:
+        defaults = RequestShape(version)
+        return RequestShape(
+            version,
+            database=self.database if self.database is not None else defaults.database,
+            table=self.table if self.table is not None else defaults.table,
             path=self.path,
             content_type=self.content_type,
             body=self.body,
-            body_bytes=len(exchange.request.body),
+            body_bytes=V2_BODY_CAP + 1 if self.oversized else defaults.body_bytes,
             chunked=self.chunked,
             **self.credentials.shape_fields(),
         )
-        return exchange, shape
 
 
 NO_KEY = Credentials(header=None)

@@ -156,7 +156,8 @@ def send_shape(target: Transport, shape: RequestShape) -> Exchange:
     if shape.content_type is not None:
         headers.append(("Content-Type", shape.content_type))
     cred_headers, query = credentials_of(shape).materialise(target.keys)
-    note = f"a JSON object padded to {len(body):,} bytes" if len(body) > 2048 else ""
+    padded = len(body) > 2048 and shape.body in (Body.OBJECT, Body.STRESS)
+    note = rebuild_note(body) if padded else ""
     return target.request(
         shape.method,
         raw_path_of(shape),
