@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
+from typing import cast
 
 import orjson
 import pytest
@@ -18,9 +20,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conformance.contract import bodies
-from conformance.contract.model import Body
+from conformance.contract.model import Body, RequestShape
+from conformance.engine.probes import body_of
 from conformance.test_body import ESCAPED_MEMBER, MUST_FIELDS, SHOULD_FIELDS
-from conformance.test_responses import RAW_BODIES
+from conformance.transport.client import Transport
 
 PROBE = b'{"conformance_id":"pc20260101000000abcdef-000001"}'
 CID = "pc20260101000000abcdef-000001"
@@ -77,7 +80,10 @@ def listed_bodies() -> list[tuple[str, bytes, Body | None]]:
         out.append((f"fields-{group}", bodies.dump({"conformance_id": CID, **fields}), Body.OBJECT))
     out.append(("escapes", bodies.members(ESCAPED_MEMBER)(PROBE), Body.OBJECT))
     out.append(("duplicate-key", bodies.members(b'"dup":"first","dup":"second"')(PROBE), Body.OBJECT))
-    out += [(f"resp-{kind.value}", raw, kind) for kind, raw in RAW_BODIES.items()]
+    # The bodies of each other kind the suite sends (engine.probes.body_of: test_responses, the cutover).
+    sender = cast(Transport, SimpleNamespace(ids=SimpleNamespace(next=lambda: CID)))
+    kinds = (Body.INVALID_JSON, Body.NON_OBJECT, Body.EMPTY, Body.INVALID_UTF8)
+    out += [(f"shape-{k.value}", body_of(sender, RequestShape("v2", body=k))[0], k) for k in kinds]
     return out
 
 
