@@ -198,7 +198,8 @@ def test_the_traffic_log_keeps_entries_on_disk_and_gives_them_back_in_order() ->
     closing drops the file."""
     log, worker = traffic.TrafficLog(), traffic.TrafficLog()
     assert log.path is None  # no file until the first entry
-    log.extend([{"started": "2026-01-01T00:00:02Z", "n": 1}, {"started": "2026-01-01T00:00:01Z", "n": 2}])
+    log.append({"started": "2026-01-01T00:00:02Z", "n": 1})
+    log.append({"started": "2026-01-01T00:00:01Z", "n": 2})
     worker.append({"started": "2026-01-01T00:00:00Z", "n": 3, "body": "\u00e9" * 10_000})
     spool = worker.hand_over()
     assert spool is not None

@@ -29,6 +29,7 @@ class FakeSource:
     url = "fake://"
     mapping = "identity"
     windowed = False
+    batch: int | None = None
     poll_min = 0.05
     poll_max = 0.2
 

@@ -20,14 +20,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
-import orjson
-
 from conformance.cutover.traffic import (
-    SAMPLE_LINES,
-    SHOWN_BAD,
     BadLines,
     EntryCounter,
     Input,
@@ -98,19 +94,19 @@ def _read_one(
         raise TrafficError(f"{current.name} is a binary file, not HAR, JSON lines or an access log")
     found = fmt if fmt != "auto" else _detect(first)
     current.format = found
-    offset = _cut(stream, path) if aggregate and path is not None and found in ("har", "jsonl") else None
+    cut = _cut(stream, path) if aggregate and path is not None and found in ("har", "jsonl") else None
     if found == "har":
-        entry_at = _entry_start(path, offset) if offset is not None and path is not None else None
-        if entry_at is not None:
-            yield from _har_split(current, first, stream, progress, entry_at)
+        entry_at = _entry_start(cut[0], cut[1]) if cut is not None else None
+        if cut is not None and entry_at is not None:
+            yield from _har_split(current, first, stream, progress, cut[0], entry_at)
         else:
             yield from _har(current, first, stream, progress, EntryCounter(current) if aggregate else None)
         return
     bad_before = bad.count
     if found == "access-log" and aggregate:
         yield from _access_log_counted(_chain(first, lines), current, bad, progress)
-    elif aggregate and offset is not None:
-        yield from _jsonl_split(current, first, stream, bad, progress, offset)
+    elif aggregate and cut is not None:
+        yield from _jsonl_split(current, first, stream, bad, progress, *cut)
     elif aggregate:
         yield from _jsonl_counted(_chain(first, lines), current, bad, progress)
     else:
@@ -132,18 +128,17 @@ def _read_one(
 
 @dataclass
 class Half:
-    """What the child counted in the second half: kinds by key, lines (HAR: entries) and requests read,
-    unreadable lines (the first few as (line within the half, why))."""
+    """What the child counted in the second half, numbered from 1 within it: kinds by key, lines (HAR:
+    entries) and requests read, unreadable lines."""
 
     kinds: dict[tuple[Any, ...], Kind]
-    lines: int = 0
-    requests: int = 0
-    bad: int = 0
-    shown: list[tuple[int, str]] = field(default_factory=list)
+    lines: int
+    requests: int
+    bad: BadLines
 
 
-def _cut(stream: IO[bytes], path: str) -> int | None:
-    """The offset of the line nearest the middle of the file; None when the file is small, the machine
+def _cut(stream: IO[bytes], path: str) -> tuple[str, int] | None:
+    """The file and the offset of the line nearest its middle; None when the file is small, the machine
     has one core, or no fork (spawning would import everything again)."""
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
@@ -158,7 +153,7 @@ def _cut(stream: IO[bytes], path: str) -> int | None:
         probe.seek(max(here, size // 2))
         probe.readline()
         offset = probe.tell()
-    return offset if offset < size else None
+    return (path, offset) if offset < size else None
 
 
 def _entry_start(path: str, offset: int) -> int | None:
@@ -171,7 +166,7 @@ def _entry_start(path: str, offset: int) -> int | None:
     while size <= 2 * SCAN_BYTES:
         with open(path, "rb") as probe:
             probe.seek(offset)
-            window = probe.read(size).decode("utf-8", "replace")
+            window = probe.read(size).decode("utf-8", "surrogateescape")  # bytes back exactly
         at = 0
         while at < min(len(window), SCAN_BYTES):
             end = window.find("\n", at)
@@ -185,7 +180,7 @@ def _entry_start(path: str, offset: int) -> int | None:
                 except json.JSONDecodeError:
                     break  # perhaps an entry longer than the window: look again in a bigger one
                 if isinstance(entry, dict) and isinstance(entry.get("request"), dict):
-                    return offset + len(window[:at].encode("utf-8"))
+                    return offset + len(window[:at].encode("utf-8", "surrogateescape"))
             at = end + 1
         if len(window) < size:
             return None  # the end of the file
@@ -195,74 +190,37 @@ def _entry_start(path: str, offset: int) -> int | None:
 
 def count_half(path: str, offset: int, har: bool) -> Half | None:
     """In the child: the entries from ``offset`` to the end (HAR: to the end of ``log.entries``), counted
-    by kind and numbered from 1 within the half; None where the split cannot stay exact."""
-    if har:
-        return _count_har_half(path, offset)
-    counter = EntryCounter(Input(path))
-    half = Half(counter.kinds)
-    number = 0
-    with open(path, "rb") as stream:
-        stream.seek(offset)
-        for line in stream:
-            number += 1
-            if not line.strip():
-                continue
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                half.bad += 1
-                if len(half.shown) < SHOWN_BAD:
-                    half.shown.append((number, "not JSON" + (" (cut off?)" if line[-1:] != b"\n" else "")))
-                continue
-            if not isinstance(entry, dict):
-                half.bad += 1
-                if len(half.shown) < SHOWN_BAD:
-                    half.shown.append((number, "not a JSON object"))
-                continue
-            if not isinstance(entry.get("request"), dict):
-                return None  # a record of another shape: the caller reads it one by one, in order
-            half.requests += 1
-            counter.add(number, entry)
-    half.lines = number
-    return half
-
-
-def _count_har_half(path: str, offset: int) -> Half | None:
-    """The HAR entries from ``offset`` (an entry's start) to the end of ``log.entries``, read by the same
-    reader as a whole file; None when that reader finds the rest unreadable (the caller's one pass then
-    says why)."""
-    current = Input(path)
+    by kind by the reader of a whole file; None where the split cannot stay exact (a JSON line of another
+    shape, which is read one by one in order; a HAR the reader finds unreadable, whose one pass says why)."""
+    current, bad = Input(path), BadLines()
     counter = EntryCounter(current)
     with open(path, "rb") as stream:
         stream.seek(offset)
         try:
-            for _ in _har(current, ENTRIES_OPENING, stream, lambda: None, counter, flush=False):
-                pass
+            if har:
+                reader = _har(current, ENTRIES_OPENING, stream, lambda: None, counter, flush=False)
+            else:
+                reader = _jsonl_counted(iter(stream), current, bad, lambda: None, counter)
+            for _ in reader:
+                return None  # a record of another shape came one by one
         except TrafficError:
             return None
-    return Half(counter.kinds, current.lines, current.requests)
+    return Half(counter.kinds, current.lines, current.requests, bad)
 
 
-def _merge(counter: EntryCounter, half: Half, before: int, current: Input, bad: BadLines) -> None:
+def _merge(counter: EntryCounter, half: Half, current: Input, bad: BadLines) -> None:
     """Fold the child's half into ``counter`` as if read in order: its numbers follow the first half's
-    ``before``; kinds keep the order in which they were first seen."""
+    (``current.lines``); kinds keep the order in which they were first seen."""
+    before = current.lines
     for key, kind in half.kinds.items():
-        lines = [n + before for n in kind.lines]
         seen = counter.kinds.get(key)
-        if seen is None:
-            kind.example = replace(kind.example, line=kind.example.line + before, source=current.name)
-            kind.lines = lines
-            counter.kinds[key] = kind
+        if seen is not None:
+            seen.absorb(kind, before)
             continue
-        seen.count += kind.count
-        for moment in (kind.first, kind.last):
-            if moment is not None:
-                seen.first = moment if seen.first is None or moment < seen.first else seen.first
-                seen.last = moment if seen.last is None or moment > seen.last else seen.last
-        seen.lines = (seen.lines + lines)[:SAMPLE_LINES]
-    for number, why in half.shown:
-        bad.add(current.name, number + before, why)
-    bad.count += half.bad - len(half.shown)
+        kind.example = replace(kind.example, line=kind.example.line + before, source=current.name)
+        kind.lines = [n + before for n in kind.lines]
+        counter.kinds[key] = kind
+    bad.absorb(half.bad, before)
     current.lines = before + half.lines
     current.requests += half.requests
 
@@ -286,12 +244,17 @@ class _Upto(io.RawIOBase):
 
 
 def _jsonl_split(
-    current: Input, first: bytes, stream: IO[bytes], bad: BadLines, progress: Callable[[], None], offset: int
+    current: Input,
+    first: bytes,
+    stream: IO[bytes],
+    bad: BadLines,
+    progress: Callable[[], None],
+    path: str,
+    offset: int,
 ) -> Iterator[Recorded]:
-    assert current.name != "(stdin)"
     counter = EntryCounter(current)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        future = pool.submit(count_half, current.name, offset, False)
+        future = pool.submit(count_half, path, offset, False)
         head = io.BufferedReader(_Upto(stream, offset))
         yield from _jsonl_counted(_chain(first, iter(head)), current, bad, progress, counter)
         half = future.result()
@@ -299,16 +262,16 @@ def _jsonl_split(
         stream.seek(offset)
         yield from _jsonl_counted(iter(stream), current, bad, progress, counter)
     else:
-        _merge(counter, half, current.lines, current, bad)
+        _merge(counter, half, current, bad)
     yield from counter.recorded()
 
 
 def _har_split(
-    current: Input, first: bytes, stream: IO[bytes], progress: Callable[[], None], offset: int
+    current: Input, first: bytes, stream: IO[bytes], progress: Callable[[], None], path: str, offset: int
 ) -> Iterator[Recorded]:
     counter, resume = EntryCounter(current), stream.tell()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        future = pool.submit(count_half, current.name, offset, True)
+        future = pool.submit(count_half, path, offset, True)
         try:
             head = io.BufferedReader(_Upto(stream, offset))
             yield from _har(current, first, head, progress, counter, part=True, flush=False)
@@ -320,5 +283,5 @@ def _har_split(
         current.lines = current.requests = 0
         yield from _har(current, first, stream, progress, EntryCounter(current))
         return
-    _merge(counter, half, current.lines, current, BadLines())
+    _merge(counter, half, current, BadLines())  # a HAR's reader counts no unreadable lines
     yield from counter.recorded()

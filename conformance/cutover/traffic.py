@@ -112,12 +112,23 @@ class BadLines:
     """Lines that could not be read: how many, and the first few with their file and line number."""
 
     count: int = 0
-    shown: list[str] = field(default_factory=list)
+    first: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, why), the first few
 
     def add(self, source: str, line: int, why: str) -> None:
         self.count += 1
-        if len(self.shown) < SHOWN_BAD:
-            self.shown.append(f"{source}:{line}: {why}")
+        if len(self.first) < SHOWN_BAD:
+            self.first.append((source, line, why))
+
+    def absorb(self, other: BadLines, after: int) -> None:
+        """Add ``other``'s lines: those of a later part of the same input, numbered from 1 ``after`` lines
+        on."""
+        for source, line, why in other.first:
+            self.add(source, line + after, why)
+        self.count += other.count - len(other.first)
+
+    @property
+    def shown(self) -> list[str]:
+        return [f"{source}:{line}: {why}" for source, line, why in self.first]
 
 
 @dataclass
@@ -187,6 +198,18 @@ class Kind:
                 self.last = moment
         if len(self.lines) < SAMPLE_LINES:
             self.lines.append(number)
+
+    def absorb(self, other: Kind, after: int) -> None:
+        """Fold in ``other``: this kind's requests in a later part of the same input, numbered from 1
+        ``after`` lines (or entries) on."""
+        self.count += other.count
+        for moment in (other.first, other.last):
+            if moment is not None:
+                if self.first is None or moment < self.first:
+                    self.first = moment
+                if self.last is None or moment > self.last:
+                    self.last = moment
+        self.lines = (self.lines + [n + after for n in other.lines])[:SAMPLE_LINES]
 
 
 def _access_log_counted(
@@ -353,10 +376,7 @@ def _har(
         at = _BETWEEN.match(text, at).end()  # type: ignore[union-attr]
         if at >= len(text):
             if eof and part:
-                current.lines = number
-                if counter is not None and flush:
-                    yield from counter.recorded()
-                return
+                break  # the end of the first half, at an entry's end
             if eof:
                 raise TrafficError(f"{current.name} ends inside log.entries: a HAR file cut short")
             text, at = text[at:], 0

@@ -19,7 +19,7 @@ import os
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,22 +150,20 @@ class TrafficLog:
         return self._file
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+        self._add(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n", str(record["started"]))
+
+    def _add(self, line: bytes, started: str) -> None:
         with self._lock:
             spool = self._spool()
             offset = spool.seek(0, os.SEEK_END)
             spool.write(line)
-            self._index.append((str(record["started"]), offset, len(line)))
-
-    def extend(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            self.append(record)
+            self._index.append((started, offset, len(line)))
 
     def absorb(self, path: Path) -> None:
         """Take over the entries of another process's log (an xdist worker's spool file), then remove it."""
         with path.open("rb") as source:
-            for line in source:
-                self.append(json.loads(line))
+            for line in source:  # copied as written; read only for its start time
+                self._add(line, str(json.loads(line)["started"]))
         path.unlink(missing_ok=True)
 
     def __len__(self) -> int:
@@ -194,10 +192,9 @@ class TrafficLog:
 
     def close(self) -> None:
         """Drop the spool file (after the reports are written); the log is empty again."""
-        with self._lock:
-            if self._drop is not None:
-                self._drop()
-            self._file, self.path, self._index, self._drop = None, None, [], None
+        spool = self.hand_over()
+        if spool is not None:
+            spool.unlink(missing_ok=True)
 
     def hand_over(self) -> Path | None:
         """The spool file, closed, for another process to :meth:`absorb` (which removes it); this log is

@@ -10,14 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from conformance.contract.model import Ingest
-from conformance.transport.exchange import Exchange
+from conformance.transport.exchange import PACK_ABOVE, Exchange
 
 BATCH = 50
 Record = dict[str, Any]
 Check = Callable[[Record], str | None]
-
-
-PACK_ABOVE = 64 * 1024  # characters of string values: records holding more are kept compressed
 
 
 class PackedRecords(list[Record]):
@@ -59,7 +56,8 @@ class PackedRecords(list[Record]):
 
 
 def kept(records: list[Record]) -> list[Record]:
-    """``records`` as a run keeps them: compressed when their string values are big."""
+    """``records`` as a run keeps them: compressed when their string values are big (as a big request
+    body is, conformance.transport.exchange)."""
     size = sum(len(v) for r in records for v in r.values() if isinstance(v, str))
     return PackedRecords(records) if size > PACK_ABOVE else records
 
@@ -93,6 +91,7 @@ class RecordSource(Protocol):
     url: str
     mapping: str
     windowed: bool  # records() honours ``window`` (otherwise it answers every record of those ids)
+    batch: int | None  # IDs one read asks for (protocol v1: a GET); None: any number at once (td)
     poll_min: float
     poll_max: float
     requests: int  # read-back requests made (protocol v1 GETs, TD API calls)

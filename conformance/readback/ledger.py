@@ -21,13 +21,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from conformance.contract.fields import top_level_names
 from conformance.contract.model import Ingest
 from conformance.readback.base import (
     Barriers,
     Expected,
-    PackedRecords,
     ReadbackError,
     Record,
     RecordSource,
@@ -71,7 +71,7 @@ class Ledger:
         self._lock = threading.Lock()
         # Per probe record, what every poll asks of its sent body (fields, time values): read once, as a
         # big body is kept compressed (conformance.transport.exchange).
-        self._sent: dict[tuple[str, str], tuple[list[str], list[int], int]] = {}
+        self._sent: dict[tuple[str, str], Sent] = {}
 
     def add(self, entry: Expected) -> None:
         with self._lock:
@@ -195,29 +195,24 @@ class Ledger:
             groups[(entry.target, entry.database, entry.table, window)].append(entry)
             if not self.readbacks[entry.target].windowed:
                 continue  # the window is ignored: the one read already holds every record
-            for value in self._sent_of(entry)[1]:
+            for value in self._sent_of(entry).times:
                 if not window[0] <= value < window[1]:
                     groups[(entry.target, entry.database, entry.table, (value, value + 1))].append(entry)
-        by_id: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+        by_id: dict[tuple[str, str, str, str], list[Record]] = {}
         for (target, database, table, span), group in groups.items():
             ids = list(dict.fromkeys(e.conformance_id for e in group))
-            fields = list(dict.fromkeys(f for e in group for f in self._sent_of(e)[0]))
+            fields = list(dict.fromkeys(f for e in group for f in self._sent_of(e).fields))
             source = self.readbacks[target]
             # A backend that reads a batch of IDs a request (protocol v1) is asked a batch at a time, and
             # each batch's records kept as they come (compressed when big): a read of many padded probes
             # never holds them all at once.
-            sizes = {e.conformance_id: self._sent_of(e)[2] for e in group}
-            for batch in _batches(ids, sizes, getattr(source, "batch", None)):
-                touched = set()
+            sizes = {e.conformance_id: self._sent_of(e).size for e in group}
+            for batch in _batches(ids, sizes, source.batch):
+                fetched: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
                 for record in source.records(database, table, batch, span, fields):
-                    key = (target, database, table, str(record.get("conformance_id")))
-                    found = by_id[key]
-                    if isinstance(found, PackedRecords):
-                        found = by_id[key] = found.unpacked()
-                    found.append(record)
-                    touched.add(key)
-                for key in touched:
-                    by_id[key] = kept(by_id[key])
+                    fetched[(target, database, table, str(record.get("conformance_id")))].append(record)
+                for key, records in fetched.items():
+                    by_id[key] = kept([*by_id.get(key, ()), *records])
         for entry in entries:
             entry.records = by_id.get((entry.target, entry.database, entry.table, entry.conformance_id), [])
             if entry.records and entry.arrived_after is None:
@@ -225,14 +220,22 @@ class Ledger:
                 entry.arrived_after = max(unseen_until - entry.sent_at, 0.0)
         return polled
 
-    def _sent_of(self, entry: Expected) -> tuple[list[str], list[int], int]:
-        """The sent body's top-level field names, its ``time`` values and its size."""
+    def _sent_of(self, entry: Expected) -> Sent:
         key = (entry.target, entry.conformance_id)
         found = self._sent.get(key)
         if found is None:
             body = entry.exchange.request.body
-            found = self._sent[key] = (top_level_names(body), sent_times(entry), len(body))
+            found = self._sent[key] = Sent(top_level_names(body), sent_times(body), len(body))
         return found
+
+
+class Sent(NamedTuple):
+    """What every poll asks of a probe's sent body: its top-level field names, its ``time`` values, its
+    size."""
+
+    fields: list[str]
+    times: list[int]
+    size: int
 
 
 BATCH_BYTES = 8 << 20  # sent bytes a batched read asks back at most (unless one record is bigger)
@@ -260,10 +263,10 @@ def run_window(entries: list[Expected]) -> tuple[int, int]:
     return int(min(e.sent_at for e in entries) - WINDOW_SLACK), int(time.time() + WINDOW_SLACK)
 
 
-def sent_times(entry: Expected) -> list[int]:
+def sent_times(sent: bytes) -> list[int]:
     """The integer ``time`` and ``td_record_time`` values a probe body carries."""
     try:
-        body = json.loads(entry.exchange.request.body)
+        body = json.loads(sent)
     except ValueError:
         return []
     if not isinstance(body, dict):

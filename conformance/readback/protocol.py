@@ -16,7 +16,7 @@ class ReadbackClient:
 
     mapping = "identity"
     windowed = False
-    batch = BATCH  # conformance IDs a request (the ledger reads that many at a time)
+    batch: int | None = BATCH  # conformance IDs a request (the ledger reads that many at a time)
     poll_min = 0.2
     poll_max = 2.0
     jobs = 0  # no query jobs: only HTTP requests

@@ -245,6 +245,7 @@ class TdReadback:
 
     mapping = "td"
     windowed = True
+    batch: int | None = None  # a job's statements hold as many IDs as fit (statements())
     poll_min = 2.0  # seconds between read-back polls (each poll is a query job)
     poll_max = 15.0
 
