@@ -633,9 +633,10 @@ def _split_inputs(tmp_path: Path) -> dict[str, Path]:
 def test_a_big_input_read_on_two_cores_gives_what_one_pass_gives(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A plain JSON-lines or HAR file over the split size is read half in a child process: the groups,
-    counts, first/last seen, line numbers and unreadable lines are those of one pass (records of another
-    shape are read in order, and a HAR cut inside an entry is read again in one pass)."""
+    """docs/cutover.md, At traffic scale: a plain JSON-lines or HAR file over the split size is read half in a
+    child process: the groups, counts, first/last seen, line numbers and unreadable lines are those of one
+    pass (records of another shape are read in order, and a HAR cut inside an entry is read again in one
+    pass)."""
     path = _split_inputs(tmp_path)[kind]
     one_pass = _run(tmp_path, path, capsys=capsys)
     monkeypatch.setattr(inputs, "SPLIT_MIN", 0)

@@ -193,9 +193,9 @@ def test_requests_from_a_tests_worker_threads_are_the_tests(tmp_path: Path) -> N
 
 
 def test_the_traffic_log_keeps_entries_on_disk_and_gives_them_back_in_order() -> None:
-    """EVIDENCE: traffic.har's entries are spooled to one temporary file (memory holds an index only);
-    they come back as appended and by start time; another log absorbs a worker's spool and removes it;
-    closing drops the file."""
+    """docs/running.md (Certification: bounded memory), docs/reports.md (traffic.har): its entries are spooled
+    to one temporary file (memory holds an index only); they come back as appended and by start time;
+    another log absorbs a worker's spool and removes it; closing drops the file."""
     log, worker = traffic.TrafficLog(), traffic.TrafficLog()
     assert log.path is None  # no file until the first entry
     log.append({"started": "2026-01-01T00:00:02Z", "n": 1})

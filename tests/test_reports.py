@@ -522,8 +522,9 @@ def test_html_renders_in_headless_chromium_showing_the_failing_clause(
 
 
 def test_reports_are_written_without_extra_flags(correct: SuiteRun) -> None:
-    """REPORTS: a plain run writes results.json (one row per applicable clause and target, valid against
-    its schema), junit.xml (one testcase per test pytest ran) and report.html (one section per clause)."""
+    """docs/contract.md, Reports: a plain run writes results.json (one row per applicable clause and target,
+    valid against its schema), junit.xml (one testcase per test pytest ran) and report.html (one section
+    per clause)."""
     results = correct.results
     validate(results)
     assert results["verdict"] == "conformant"
